@@ -1,0 +1,120 @@
+"""Apply a plan through the Kubernetes port: create, accept an identical object, never overwrite."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from registrar import tags as t
+from registrar.errors import ConflictError, RegistrarError
+from registrar.models import Manifest
+from registrar.planner import Plan
+from registrar.ports import KubePort
+
+log = logging.getLogger(__name__)
+
+Action = Literal["created", "unchanged", "conflict", "skipped"]
+SHORT_KIND = {"PersistentVolume": "pv", "PersistentVolumeClaim": "pvc"}
+
+
+@dataclass(frozen=True)
+class ObjectResult:
+    kind: str
+    name: str
+    namespace: str | None
+    action: Action
+    reason: str = ""
+
+    @property
+    def ref(self) -> str:
+        path = f"{self.namespace}/{self.name}" if self.namespace else self.name
+        return f"{SHORT_KIND.get(self.kind, self.kind)}/{path}"
+
+    def line(self) -> str:
+        return f"{self.action} {self.ref}" + (f": {self.reason}" if self.reason else "")
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    objects: tuple[ObjectResult, ...]
+
+    @property
+    def conflict(self) -> ObjectResult | None:
+        return next((o for o in self.objects if o.action == "conflict"), None)
+
+    @property
+    def created(self) -> bool:
+        return any(o.action == "created" for o in self.objects)
+
+
+def apply_plan(plan: Plan, kube: KubePort) -> ApplyResult:
+    """PV first, then the claim; a conflicting PV stops before the claim is created."""
+    pv = _ensure(plan.pv, kube, plan.volume_id)
+    results = [pv]
+    if plan.pvc is not None:
+        if pv.action == "conflict":
+            meta = plan.pvc["metadata"]
+            reason = "its volume is in conflict"
+            kind, name, namespace = plan.pvc["kind"], meta["name"], meta["namespace"]
+            results.append(ObjectResult(kind, name, namespace, "skipped", reason))
+        else:
+            results.append(_ensure(plan.pvc, kube, plan.volume_id))
+    return ApplyResult(tuple(results))
+
+
+def _ensure(desired: Manifest, kube: KubePort, volume_id: str) -> ObjectResult:
+    kind, meta = desired["kind"], desired["metadata"]
+    name, namespace = meta["name"], meta.get("namespace")
+    try:
+        created = kube.create(desired)
+    except ConflictError:
+        existing = kube.get(kind, name, namespace)
+        reason = conflict_reason(desired, existing)
+        if reason is None:
+            return ObjectResult(kind, name, namespace, "unchanged")
+        _note(kube, existing, "RegistrationConflict", f"{volume_id}: {reason}", "Warning")
+        return ObjectResult(kind, name, namespace, "conflict", reason)
+    message = f"Registered from EBS volume {volume_id} by {t.MANAGER}"
+    _note(kube, created, "Registered", message, "Normal")
+    return ObjectResult(kind, name, namespace, "created")
+
+
+def conflict_reason(desired: Manifest, existing: Manifest) -> str | None:
+    """None when `existing` is ours and holds everything we want; else why it is not."""
+    labels = existing.get("metadata", {}).get("labels") or {}
+    if labels.get(t.MANAGED_BY_LABEL) != t.MANAGER:
+        return f"exists and is not managed by {t.MANAGER}"
+    want_handle = desired.get("spec", {}).get("csi", {}).get("volumeHandle")
+    have_handle = existing.get("spec", {}).get("csi", {}).get("volumeHandle")
+    if want_handle and have_handle != want_handle:
+        return f"already holds volume {have_handle}"
+    paths = differences(desired, existing)
+    if not paths:
+        return None
+    return "differs in " + ", ".join(paths[:3]) + (" …" if len(paths) > 3 else "")
+
+
+def differences(desired: Any, existing: Any, path: str = "") -> list[str]:
+    """Paths where `existing` lacks or changes what `desired` says; extra server fields are fine."""
+    if isinstance(desired, Mapping):
+        if not isinstance(existing, Mapping):
+            return [path or "."]
+        found: list[str] = []
+        for key, value in desired.items():
+            found += differences(value, existing.get(key), f"{path}.{key}" if path else key)
+        return found
+    if isinstance(desired, list):
+        if not isinstance(existing, list) or len(existing) != len(desired):
+            return [path]
+        return [p for d, e in zip(desired, existing, strict=True) for p in differences(d, e, path)]
+    return [] if desired == existing else [path]
+
+
+def _note(kube: KubePort, obj: Manifest, reason: str, message: str, event_type: str) -> None:
+    """Provenance is best effort: a refused Event must not undo a registration."""
+    try:
+        kube.record_event(obj, reason, message, event_type)
+    except RegistrarError as error:
+        log.warning("event not recorded", extra={"reason": reason, "error": str(error)})

@@ -1,0 +1,116 @@
+"""`python -m registrar`: the same logic as the Lambda, from a terminal (CONTRACT §4)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from functools import cached_property
+from pathlib import Path
+
+from registrar.cli_token import add_token_command
+from registrar.errors import InvalidInputError, RegistrarError
+from registrar.events import Ignored, parse_event
+from registrar.models import VolumeFacts
+from registrar.ports import VolumeReader
+from registrar.service import Ready, Rejected, plan_event
+from registrar.settings import Settings
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+Command = Callable[[argparse.Namespace], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.INFO if args.verbose else logging.CRITICAL,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    command: Command = args.run
+    try:
+        return command(args)
+    except InvalidInputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    except RegistrarError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="registrar", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    render = commands.add_parser("render", help="print the PV and PVC an event would create")
+    render.add_argument("--event", required=True, type=Path, help="an EventBridge event (JSON)")
+    render.set_defaults(run=run_render)
+
+    register = commands.add_parser("register", help="register one existing volume")
+    register.add_argument("volume_id", metavar="VOLUME_ID")
+    register.add_argument("--cluster", help="target cluster (default: tag or setting)")
+    register.add_argument("--region", help="the volume's region (default: from the environment)")
+    register.set_defaults(run=run_register)
+
+    add_token_command(commands)
+    return parser
+
+
+def run_render(args: argparse.Namespace) -> int:
+    try:
+        raw = json.loads(Path(args.event).read_text())
+    except (OSError, ValueError) as error:
+        raise InvalidInputError(str(args.event), f"not a readable JSON file ({error})") from None
+    event = parse_event(raw)
+    settings = Settings.from_env()
+    region = raw.get("region") or _default_region()
+    items, status = [], EXIT_OK
+    for planned in plan_event(event, LazyVolumes(region), settings):
+        if isinstance(planned, Ignored):
+            print(f"ignored: {planned.reason}", file=sys.stderr)
+        elif isinstance(planned, Rejected):
+            print(f"error: {planned.error}", file=sys.stderr)
+            status = EXIT_INVALID
+        elif isinstance(planned, Ready):
+            items += planned.plan.items
+    print(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}, indent=2))
+    return status
+
+
+def run_register(args: argparse.Namespace) -> int:
+    # Imported here: boto3 costs ~0.2 s, and `token` runs before every kubectl command.
+    from registrar.wiring import build_registrar  # noqa: PLC0415
+
+    registrar = build_registrar(Settings.from_env(), args.region or _default_region())
+    outcome = registrar.register(args.volume_id, args.cluster)
+    for obj in outcome.objects:
+        print(obj.line())
+    print(f"{outcome.result}: {outcome.detail}")
+    if outcome.result == "invalid":
+        return EXIT_INVALID
+    return EXIT_OK if outcome.result in ("registered", "unchanged") else EXIT_FAILED
+
+
+class LazyVolumes:
+    """Creates the EC2 client only when an event really needs DescribeVolumes."""
+
+    def __init__(self, region: str) -> None:
+        self._region = region
+
+    @cached_property
+    def _ec2(self) -> VolumeReader:
+        from registrar.aws import Ec2Volumes  # noqa: PLC0415 - see run_register
+
+        return Ec2Volumes(self._region)
+
+    def describe_volume(self, volume_id: str) -> VolumeFacts:
+        return self._ec2.describe_volume(volume_id)
+
+
+def _default_region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"

@@ -1,0 +1,200 @@
+"""The registration logic: a parsed event -> volume facts -> plan -> cluster -> status tag."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from registrar import tags as t
+from registrar.applier import ObjectResult, apply_plan
+from registrar.errors import InvalidInputError, NotFoundError, RegistrarError
+from registrar.events import (
+    Ignored,
+    ScheduledReconcile,
+    TagSnapshot,
+    TagsRemoved,
+    TagsSet,
+    VolumeAvailable,
+    VolumeCreated,
+    VolumeDeleted,
+    VolumeEvent,
+)
+from registrar.models import VolumeFacts
+from registrar.planner import Plan, error_status, plan_volume, registered_status
+from registrar.ports import ClusterConnector, VolumeReader, VolumeTagger
+from registrar.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Result = Literal["registered", "unchanged", "ignored", "invalid", "conflict", "failed"]
+
+
+class Volumes(VolumeReader, VolumeTagger, Protocol):
+    """The AWS side the registrar needs: read a volume, write its status tags."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one volume of one event ended."""
+
+    volume_id: str | None
+    result: Result
+    detail: str = ""
+    objects: tuple[ObjectResult, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A volume whose tags break a rule: reported on the volume, never retried."""
+
+    facts: VolumeFacts
+    error: InvalidInputError
+
+
+@dataclass(frozen=True)
+class Ready:
+    """A volume with the objects it should have."""
+
+    facts: VolumeFacts
+    plan: Plan
+
+
+Planned = Ready | Ignored | Rejected
+
+
+def volume_facts(
+    event: VolumeEvent | Ignored, reader: VolumeReader
+) -> Iterator[VolumeFacts | Ignored]:
+    """The volumes an event is about, reading AWS only when the event itself is not enough."""
+    if isinstance(event, Ignored):
+        yield event
+    elif isinstance(event, VolumeCreated):
+        if t.PV_TAG not in event.tags:
+            yield Ignored(f"{event.volume_id} created without a {t.PV_TAG} tag")
+        else:
+            yield event.facts or _describe(reader, event.volume_id)
+    elif isinstance(event, TagsSet):
+        if not t.INPUT_TAGS & event.tags.keys():
+            yield Ignored("CreateTags sets no k8s-* input tag")
+        else:
+            yield from (_describe(reader, volume_id) for volume_id in event.volume_ids)
+    elif isinstance(event, VolumeAvailable):
+        yield _describe(reader, event.volume_id)
+    elif isinstance(event, TagSnapshot):
+        if t.PV_TAG not in event.tags:
+            yield Ignored(f"{event.volume_id} has no {t.PV_TAG} tag")
+        elif event.changed_keys and event.changed_keys <= t.OUTPUT_TAGS:
+            yield Ignored("only the registrar's own status tags changed")
+        else:
+            yield _describe(reader, event.volume_id)
+    elif isinstance(event, TagsRemoved):
+        yield Ignored(_removal_reason(event))
+    elif isinstance(event, VolumeDeleted):
+        yield Ignored(f"{event.volume_id} deleted: its PV and PVC are kept")
+    elif isinstance(event, ScheduledReconcile):
+        yield Ignored("scheduled reconcile is not available yet")
+
+
+def plan_event(
+    event: VolumeEvent | Ignored,
+    reader: VolumeReader,
+    settings: Settings,
+    cluster: str | None = None,
+) -> Iterator[Planned]:
+    """Every volume of an event, planned; one bad volume never blocks the others."""
+    for facts in volume_facts(event, reader):
+        if isinstance(facts, Ignored):
+            yield facts
+            continue
+        yield _plan(facts, settings, cluster)
+
+
+class Registrar:
+    """Registers volumes into clusters through the ports it is given."""
+
+    def __init__(self, settings: Settings, volumes: Volumes, clusters: ClusterConnector) -> None:
+        self._settings = settings
+        self._volumes = volumes
+        self._clusters = clusters
+
+    def handle(self, event: VolumeEvent | Ignored, cluster: str | None = None) -> list[Outcome]:
+        """Every volume of the event is tried; the first retryable error is raised at the end."""
+        outcomes: list[Outcome] = []
+        pending: RegistrarError | None = None
+        for planned in plan_event(event, self._volumes, self._settings, cluster):
+            try:
+                outcomes.append(self._settle(planned))
+            except RegistrarError as error:
+                volume_id = None if isinstance(planned, Ignored) else planned.facts.volume_id
+                fields = {"volume_id": volume_id, "error": str(error), "retryable": error.retryable}
+                log.error("registration failed", extra=fields)
+                outcomes.append(Outcome(volume_id, "failed", str(error)))
+                pending = pending or error
+        if pending is not None:
+            raise pending
+        return outcomes
+
+    def register(self, volume_id: str, cluster: str | None = None) -> Outcome:
+        facts = self._volumes.describe_volume(volume_id)
+        return self._settle(_plan(facts, self._settings, cluster))
+
+    def _settle(self, planned: Planned) -> Outcome:
+        if isinstance(planned, Ignored):
+            log.info("ignored", extra={"reason": planned.reason})
+            return Outcome(None, "ignored", planned.reason)
+        if isinstance(planned, Rejected):
+            return self._reject(planned.facts, planned.error)
+        facts, plan = planned.facts, planned.plan
+        if plan.cluster is None:
+            error = InvalidInputError(t.CLUSTER_TAG, "no tag and no default cluster")
+            return self._reject(facts, error)
+        result = apply_plan(plan, self._clusters.kube_for(plan.cluster))
+        conflict = result.conflict
+        if conflict is not None:
+            detail = f"{conflict.ref} {conflict.reason}"
+            self._write_status(facts, error_status(f"conflict: {detail}"))
+            log.warning("conflict", extra={"volume_id": facts.volume_id, "detail": detail})
+            return Outcome(facts.volume_id, "conflict", detail, result.objects)
+        status = registered_status(plan)
+        self._write_status(facts, status)
+        outcome: Result = "registered" if result.created else "unchanged"
+        log.info(outcome, extra={"volume_id": facts.volume_id, "status": status})
+        return Outcome(facts.volume_id, outcome, status, result.objects)
+
+    def _reject(self, facts: VolumeFacts, error: InvalidInputError) -> Outcome:
+        log.warning(
+            "invalid input",
+            extra={"volume_id": facts.volume_id, "tag": error.field, "rule": error.rule},
+        )
+        self._write_status(facts, error_status(str(error)))
+        return Outcome(facts.volume_id, "invalid", str(error))
+
+    def _write_status(self, facts: VolumeFacts, status: str) -> None:
+        """Skip the write when the volume already says exactly this (duplicate events)."""
+        current = facts.tags
+        if current.get(t.STATUS_TAG) == status and current.get(t.CSI_CLUSTER_TAG) == "true":
+            return
+        self._volumes.write_status(facts.volume_id, status)
+
+
+def _plan(facts: VolumeFacts, settings: Settings, cluster: str | None) -> Planned:
+    try:
+        planned = plan_volume(facts, settings, cluster)
+    except InvalidInputError as error:
+        return Rejected(facts, error)
+    return planned if isinstance(planned, Ignored) else Ready(facts, planned)
+
+
+def _describe(reader: VolumeReader, volume_id: str) -> VolumeFacts | Ignored:
+    try:
+        return reader.describe_volume(volume_id)
+    except NotFoundError:
+        return Ignored(f"{volume_id} no longer exists")
+
+
+def _removal_reason(event: TagsRemoved) -> str:
+    if t.PV_TAG in event.keys:
+        return f"{t.PV_TAG} removed: PV and PVC kept (data safety)"
+    return "tags removed: nothing to register"

@@ -1,0 +1,53 @@
+"""Settings of CONTRACT §3, read from the environment once and validated."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from registrar.errors import InvalidInputError
+
+DEFAULT_DENIED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
+
+
+def _csv(value: str | None) -> tuple[str, ...]:
+    return tuple(item.strip() for item in (value or "").split(",") if item.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    default_cluster: str | None = None
+    allowed_clusters: tuple[str, ...] = ()
+    default_namespace: str = "default"
+    allowed_namespaces: tuple[str, ...] = ("*",)
+    denied_namespaces: tuple[str, ...] = DEFAULT_DENIED_NAMESPACES
+    csi_driver: str = "ebs.csi.aws.com"
+    zone_label: str = "topology.kubernetes.io/zone"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        default_cluster = env.get("REGISTRAR_DEFAULT_CLUSTER", "").strip() or None
+        allowed = _csv(env.get("REGISTRAR_ALLOWED_CLUSTERS"))
+        if not allowed and default_cluster:
+            allowed = (default_cluster,)
+        if default_cluster and default_cluster not in allowed:
+            raise InvalidInputError(
+                "REGISTRAR_DEFAULT_CLUSTER", "must be one of REGISTRAR_ALLOWED_CLUSTERS"
+            )
+        denied_raw = env.get("REGISTRAR_DENIED_NAMESPACES")
+        return cls(
+            default_cluster=default_cluster,
+            allowed_clusters=allowed,
+            default_namespace=env.get("REGISTRAR_DEFAULT_NAMESPACE", "").strip() or "default",
+            allowed_namespaces=_csv(env.get("REGISTRAR_ALLOWED_NAMESPACES")) or ("*",),
+            denied_namespaces=DEFAULT_DENIED_NAMESPACES if denied_raw is None else _csv(denied_raw),
+            csi_driver=env.get("REGISTRAR_CSI_DRIVER", "").strip() or "ebs.csi.aws.com",
+            zone_label=env.get("REGISTRAR_ZONE_LABEL", "").strip() or "topology.kubernetes.io/zone",
+        )
+
+    def namespace_allowed(self, namespace: str) -> bool:
+        if namespace in self.denied_namespaces:
+            return False
+        return "*" in self.allowed_namespaces or namespace in self.allowed_namespaces

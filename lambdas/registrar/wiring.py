@@ -1,0 +1,12 @@
+"""Builds the registrar from its real gateways: AWS through aws.py, clusters through eks.py."""
+
+from __future__ import annotations
+
+from registrar.aws import Ec2Volumes
+from registrar.eks import EksConnector
+from registrar.service import Registrar
+from registrar.settings import Settings
+
+
+def build_registrar(settings: Settings, region: str) -> Registrar:
+    return Registrar(settings, Ec2Volumes(region), EksConnector(region))

@@ -1,0 +1,74 @@
+"""Optional EBS CSI driver: its IAM role (Pod Identity or IRSA) and the EKS add-on."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_eks as eks
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from stacks.config import CSI_POLICIES
+
+ADDON_NAME = "aws-ebs-csi-driver"
+NAMESPACE = "kube-system"
+SERVICE_ACCOUNT = "ebs-csi-controller-sa"
+
+
+class CsiDriver(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        cluster_name: str,
+        identity: str,
+        policy: str,
+        addon_version: str = "",
+        oidc_provider_arn: str = "",
+    ) -> None:
+        super().__init__(scope, construct_id)
+        pod_identity = identity == "pod-identity"
+        self.role = iam.Role(
+            self,
+            "Role",
+            description=f"EBS CSI driver controller ({NAMESPACE}/{SERVICE_ACCOUNT})",
+            assumed_by=_pod_identity_principal()
+            if pod_identity
+            else _irsa_principal(oidc_provider_arn),
+            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(CSI_POLICIES[policy])],
+        )
+        self.addon = eks.CfnAddon(
+            self,
+            "Addon",
+            addon_name=ADDON_NAME,
+            cluster_name=cluster_name,
+            addon_version=addon_version or None,
+            # Take over a driver that was installed by hand (Helm or a self-managed add-on).
+            resolve_conflicts="OVERWRITE",
+            pod_identity_associations=[
+                eks.CfnAddon.PodIdentityAssociationProperty(
+                    role_arn=self.role.role_arn, service_account=SERVICE_ACCOUNT
+                )
+            ]
+            if pod_identity
+            else None,
+            service_account_role_arn=None if pod_identity else self.role.role_arn,
+        )
+
+
+def _pod_identity_principal() -> iam.IPrincipal:
+    # EKS Pod Identity assumes the role with sts:AssumeRole plus sts:TagSession.
+    return iam.SessionTagsPrincipal(iam.ServicePrincipal("pods.eks.amazonaws.com"))
+
+
+def _irsa_principal(oidc_provider_arn: str) -> iam.IPrincipal:
+    issuer = oidc_provider_arn.split(":oidc-provider/", 1)[-1]
+    return iam.FederatedPrincipal(
+        oidc_provider_arn,
+        conditions={
+            "StringEquals": {
+                f"{issuer}:sub": f"system:serviceaccount:{NAMESPACE}:{SERVICE_ACCOUNT}",
+                f"{issuer}:aud": "sts.amazonaws.com",
+            }
+        },
+        assume_role_action="sts:AssumeRoleWithWebIdentity",
+    )

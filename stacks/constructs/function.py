@@ -1,0 +1,131 @@
+"""The registrar Lambda: its role, log group and least-privilege permissions."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from stacks import bundling
+from stacks.config import RegistrarConfig
+
+SERVICE_NAME = "ebs-pv-registrar"
+METRICS_NAMESPACE = "EbsPvRegistrar"
+# The only tags the registrar writes (CONTRACT §1); CreateTags is limited to these keys.
+WRITTEN_TAG_KEYS = ("k8s-pv-status", "ebs.csi.aws.com/cluster")
+MEMORY_MB = 256
+TIMEOUT = cdk.Duration.seconds(60)
+# Lambda's own retries of a failed asynchronous invocation (EventBridge invokes asynchronously).
+ASYNC_RETRIES = 2
+ASYNC_MAX_EVENT_AGE = cdk.Duration.hours(6)
+
+
+class RegistrarFunction(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: RegistrarConfig,
+        failure_queue: sqs.IQueue,
+        code: lambda_.Code | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = cdk.Stack.of(self)
+
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            retention=_retention(config.log_retention_days),
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        # An explicit role: no AWSLambdaBasicExecutionRole (logs:* on every group).
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="ebs-pv-registrar: reads EBS volumes, tags them, talks to EKS",
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteOwnLogs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[self.log_group.log_group_arn],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="DescribeVolumes",
+                actions=["ec2:DescribeVolumes"],
+                resources=["*"],  # DescribeVolumes has no resource-level permissions
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="TagVolumesWithStatus",
+                actions=["ec2:CreateTags"],
+                resources=[
+                    stack.format_arn(service="ec2", resource="volume", resource_name="vol-*")
+                ],
+                conditions={
+                    "ForAllValues:StringEquals": {"aws:TagKeys": list(WRITTEN_TAG_KEYS)},
+                    # ForAllValues is true on an empty key set: demand tag keys are present.
+                    "Null": {"aws:TagKeys": "false"},
+                },
+            )
+        )
+        if config.allowed_clusters:
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="DescribeAllowedClusters",
+                    actions=["eks:DescribeCluster"],
+                    resources=[
+                        stack.format_arn(service="eks", resource="cluster", resource_name=name)
+                        for name in config.allowed_clusters
+                    ],
+                )
+            )
+
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description="Registers tagged EBS volumes as Kubernetes PersistentVolumes",
+            runtime=bundling.RUNTIME,
+            architecture=bundling.ARCHITECTURE,
+            handler=bundling.HANDLER,
+            code=code or bundling.registrar_code(),
+            memory_size=MEMORY_MB,
+            timeout=TIMEOUT,
+            role=self.role,
+            log_group=self.log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+            reserved_concurrent_executions=config.reserved_concurrency,
+            retry_attempts=ASYNC_RETRIES,
+            max_event_age=ASYNC_MAX_EVENT_AGE,
+            on_failure=destinations.SqsDestination(failure_queue),
+            environment={
+                **config.environment(),
+                "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            },
+        )
+
+
+_RETENTION_DAYS = {
+    1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS",
+    30: "ONE_MONTH", 60: "TWO_MONTHS", 90: "THREE_MONTHS", 120: "FOUR_MONTHS",
+    150: "FIVE_MONTHS", 180: "SIX_MONTHS", 365: "ONE_YEAR", 400: "THIRTEEN_MONTHS",
+    545: "EIGHTEEN_MONTHS", 731: "TWO_YEARS", 1096: "THREE_YEARS", 1827: "FIVE_YEARS",
+}  # fmt: skip
+
+
+def _retention(days: int) -> logs.RetentionDays:
+    """The shortest CloudWatch retention that keeps logs at least `days` days."""
+    for allowed, name in _RETENTION_DAYS.items():
+        if allowed >= days:
+            return getattr(logs.RetentionDays, name)  # type: ignore[no-any-return]
+    return logs.RetentionDays.FIVE_YEARS

@@ -1,0 +1,78 @@
+"""cdk-nag AwsSolutions checks, and each finding we accept with the reason why.
+
+cdk-nag 3.x reports through cdk.Validations; an acknowledgement is scoped to the
+construct where the finding arises, so a new resource elsewhere is still checked.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
+from constructs import IConstruct
+
+from stacks.config import CSI_POLICIES
+from stacks.registrar_stack import RegistrarStack
+
+VOLUME_ARN = "arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:volume/vol-*"
+
+
+def add_checks(app: cdk.App) -> None:
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
+
+
+def acknowledgements(stack: RegistrarStack) -> list[tuple[IConstruct, str, str]]:
+    """(scope, rule id, reason) for every accepted finding of this stack."""
+    acks: list[tuple[IConstruct, str, str]] = [
+        (
+            stack.registrar.role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "ec2:DescribeVolumes and the X-Ray trace writes (xray:PutTraceSegments, "
+            "xray:PutTelemetryRecords) support no resource-level permissions.",
+        ),
+        (
+            stack.registrar.role,
+            f"AwsSolutions-IAM5[Resource::{VOLUME_ARN}]",
+            "The registrar tags whichever volume a user tagged with k8s-pv, so CreateTags "
+            "covers every volume of this account and region; aws:TagKeys limits it to "
+            "k8s-pv-status and ebs.csi.aws.com/cluster.",
+        ),
+        (
+            stack.registrar.function,
+            "AwsSolutions-L1",
+            "Python 3.13 is deliberate: the bundle is built for it (pip --python-version) "
+            "and its bytecode can be precompiled with a matching local CPython; 3.14 is "
+            "one constant away in stacks/bundling.py.",
+        ),
+        (
+            stack.failures.dead_letter_queue,
+            "AwsSolutions-SQS3",
+            "This queue is the dead-letter queue (of the EventBridge targets and of the "
+            "Lambda's asynchronous invocations); cdk-nag only recognises SQS redrive DLQs.",
+        ),
+    ]
+    if stack.trail is not None:
+        acks.append(
+            (
+                stack.trail.bucket,
+                "AwsSolutions-S1",
+                "The bucket only receives CloudTrail log files, which are themselves the "
+                "access record; access logs of the log bucket would need yet another bucket.",
+            )
+        )
+    if stack.csi_driver is not None:
+        policy = CSI_POLICIES[stack.config.csi_driver_policy]
+        acks.append(
+            (
+                stack.csi_driver.role,
+                f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{policy}]",
+                "The AWS-maintained policy documented for the EBS CSI driver follows the "
+                "driver's releases; V2 (the default) only touches volumes tagged "
+                "ebs.csi.aws.com/cluster=true.",
+            )
+        )
+    return acks
+
+
+def acknowledge(stack: RegistrarStack) -> None:
+    for scope, rule_id, reason in acknowledgements(stack):
+        cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=rule_id, reason=reason))

@@ -1,0 +1,85 @@
+"""The registrar stack: one construct per concern, wired together."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from stacks.config import RegistrarConfig
+from stacks.constructs import failure_handling
+from stacks.constructs.csi_driver import CsiDriver
+from stacks.constructs.eks_access import EksAccess
+from stacks.constructs.event_rules import EventRules
+from stacks.constructs.failure_handling import FailureHandling
+from stacks.constructs.function import METRICS_NAMESPACE, SERVICE_NAME, RegistrarFunction
+from stacks.constructs.trail import RegistrarTrail
+
+
+class RegistrarStack(cdk.Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: RegistrarConfig,
+        code: lambda_.Code | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+
+        self.failures = FailureHandling(self, "FailureHandling")
+        self.registrar = RegistrarFunction(
+            self,
+            "Registrar",
+            config=config,
+            failure_queue=self.failures.dead_letter_queue,
+            code=code,
+        )
+        self.failures.watch(
+            self.registrar.function, service=SERVICE_NAME, namespace=METRICS_NAMESPACE
+        )
+        self.event_rules = EventRules(
+            self,
+            "EventRules",
+            function=self.registrar.function,
+            dead_letter_queue=self.failures.dead_letter_queue,
+            reconcile_schedule=config.reconcile_schedule,
+            retry_attempts=failure_handling.TARGET_RETRY_ATTEMPTS,
+            max_event_age=failure_handling.TARGET_MAX_EVENT_AGE,
+        )
+        self.trail = RegistrarTrail(self, "Trail") if config.create_trail else None
+        self.eks_access: EksAccess | None = None
+        if config.allowed_clusters and config.create_access_entries:
+            self.eks_access = EksAccess(
+                self,
+                "EksAccess",
+                role=self.registrar.role,
+                clusters=config.allowed_clusters,
+                cluster_admin=config.cluster_admin_policy,
+            )
+        elif not config.allowed_clusters:
+            cdk.Annotations.of(self).add_warning_v2(
+                "ebs-pv-registrar:noCluster",
+                "No clusterName in context: the registrar would reach no cluster. "
+                "Deploy with: cdk deploy -c clusterName=NAME",
+            )
+        self.csi_driver = (
+            CsiDriver(
+                self,
+                "CsiDriver",
+                cluster_name=config.cluster_name,
+                identity=config.csi_driver_identity,
+                policy=config.csi_driver_policy,
+                addon_version=config.csi_driver_addon_version,
+                oidc_provider_arn=config.oidc_provider_arn,
+            )
+            if config.install_csi_driver
+            else None
+        )
+        cdk.CfnOutput(self, "FunctionName", value=self.registrar.function.function_name)
+        cdk.CfnOutput(self, "FunctionRoleArn", value=self.registrar.role.role_arn)
+        cdk.CfnOutput(self, "DeadLetterQueueUrl", value=self.failures.dead_letter_queue.queue_url)

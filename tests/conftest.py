@@ -1,0 +1,124 @@
+"""Session-wide peers: a moto server on a free loopback port, sample events, settings."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from registrar.kube import KubeGateway
+from tests.kmockthread import KmockThread
+from tests.tlsapi import Tls, make_tls
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_EVENTS = REPO.parent / "shared" / "events"
+LOCAL_EVENTS = Path(__file__).resolve().parent / "events"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def load_event(name: str) -> dict[str, Any]:
+    """A sample event: ../shared/events first, then tests/events."""
+    for folder in (SHARED_EVENTS, LOCAL_EVENTS):
+        path = folder / name
+        if path.exists():
+            return dict(json.loads(path.read_text()))
+    raise FileNotFoundError(name)
+
+
+def shared_event_names() -> list[str]:
+    return sorted(p.name for p in SHARED_EVENTS.glob("*.json"))
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """A moto server over HTTP; AWS_ENDPOINT_URL points every boto3 client at it."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError("moto server did not start") from None
+            time.sleep(0.1)
+    saved = {k: os.environ.get(k) for k in _AWS_ENV}
+    os.environ.update(_AWS_ENV | {"AWS_ENDPOINT_URL": url})
+    try:
+        yield url
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        os.environ.pop("AWS_ENDPOINT_URL", None)
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@pytest.fixture(autouse=True)
+def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may reach a real AWS account or read the developer's profile."""
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    for key, value in _AWS_ENV.items():
+        monkeypatch.setenv(key, os.environ.get(key, value))
+
+
+@pytest.fixture(scope="session")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
+    """A throwaway CA and a server certificate for 127.0.0.1."""
+    return make_tls(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def kmock_server(tls: Tls) -> Iterator[KmockThread]:
+    server = KmockThread(tls)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def kube(kmock_server: KmockThread, tls: Tls) -> Iterator[KubeGateway]:
+    """Our real Kubernetes gateway, talking TLS to a fresh kmock emulator."""
+    gateway = KubeGateway(kmock_server.url, tls.ca_pem, lambda _force: "test-token")
+    yield gateway
+    gateway.close()
+
+
+@pytest.fixture
+def ec2(moto_endpoint: str) -> Any:
+    import boto3  # noqa: PLC0415
+
+    return boto3.client("ec2", region_name="us-east-1")

@@ -1,0 +1,74 @@
+"""aws.py against a moto server over HTTP: DescribeVolumes, the tag sweep, the status tags."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError
+
+from registrar.aws import Ec2Volumes, domain_error
+from registrar.errors import (
+    ForbiddenError,
+    InvalidInputError,
+    NotFoundError,
+    RegistrarError,
+    TransientError,
+)
+
+
+def _volume(ec2: object, tags: dict[str, str], **kwargs: object) -> str:
+    spec = [{"ResourceType": "volume", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}]
+    params = {"AvailabilityZone": "us-east-1b", "Size": 20, "VolumeType": "gp3", **kwargs}
+    return str(ec2.create_volume(TagSpecifications=spec, **params)["VolumeId"])  # type: ignore[attr-defined]
+
+
+def test_describe_volume_reads_every_fact(ec2: object) -> None:
+    volume_id = _volume(ec2, {"k8s-pv": "data", "k8s-pvc": "shop/data"})
+    facts = Ec2Volumes("us-east-1").describe_volume(volume_id)
+    assert facts.volume_id == volume_id
+    assert (facts.size_gib, facts.availability_zone, facts.volume_type) == (20, "us-east-1b", "gp3")
+    assert facts.tags == {"k8s-pv": "data", "k8s-pvc": "shop/data"}
+    assert facts.multi_attach is False
+
+
+def test_missing_volume_is_not_found(moto_endpoint: str) -> None:
+    with pytest.raises(NotFoundError):
+        Ec2Volumes("us-east-1").describe_volume("vol-0123456789abcdef0")
+
+
+def test_write_status_sets_both_tags(ec2: object) -> None:
+    volume_id = _volume(ec2, {"k8s-pv": "data"})
+    Ec2Volumes("us-east-1").write_status(volume_id, "registered prod/data -> default/data")
+    tags = Ec2Volumes("us-east-1").describe_volume(volume_id).tags
+    assert tags["k8s-pv-status"] == "registered prod/data -> default/data"
+    assert tags["ebs.csi.aws.com/cluster"] == "true"
+
+
+def test_tagged_volumes_lists_only_tagged_ones(ec2: object) -> None:
+    tagged = {_volume(ec2, {"k8s-pv": f"sweep-{i}"}) for i in range(3)}
+    _volume(ec2, {"Name": "untagged"})
+    found = {f.volume_id for f in Ec2Volumes("us-east-1").tagged_volumes()}
+    assert tagged <= found
+    assert all("k8s-pv" in f.tags for f in Ec2Volumes("us-east-1").tagged_volumes())
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "expected"),
+    [
+        ("InvalidVolume.NotFound", 400, NotFoundError),
+        ("UnauthorizedOperation", 403, ForbiddenError),
+        ("AccessDenied", 403, ForbiddenError),
+        ("RequestLimitExceeded", 503, TransientError),
+        ("InternalError", 500, TransientError),
+        ("SomethingNew", 502, TransientError),
+        ("InvalidParameterValue", 400, InvalidInputError),
+        ("SomethingNew", 400, RegistrarError),
+    ],
+)
+def test_error_mapping(code: str, status: int, expected: type) -> None:
+    error = ClientError(
+        {"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        "DescribeVolumes",
+    )
+    mapped = domain_error("DescribeVolumes", error)
+    assert type(mapped) is expected
+    assert mapped.retryable == (expected is TransientError)

@@ -1,0 +1,52 @@
+"""kmock's Kubernetes emulator served over TLS from a thread, for synchronous tests."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import aiohttp.test_utils
+import kmock
+
+from tests.tlsapi import Tls
+
+
+class KmockThread:
+    """A fresh, stateful Kubernetes API on a loopback port until `close()`."""
+
+    def __init__(self, tls: Tls) -> None:
+        self._tls = tls
+        self._ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+        self._stop: asyncio.Event | None = None
+        self.url = ""
+        self.emulator: kmock.KubernetesEmulator | None = None
+        self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._serve(),))
+        self._thread.daemon = True
+        self._thread.start()
+        if not self._ready.wait(timeout=30):
+            raise RuntimeError("kmock did not start")
+
+    async def _serve(self) -> None:
+        context = self._tls.server_context()
+
+        class TlsRawTestServer(aiohttp.test_utils.RawTestServer):
+            async def start_server(self, loop: Any = None, **kwargs: Any) -> None:
+                kwargs.setdefault("ssl", context)
+                await super().start_server(loop=loop, **kwargs)
+
+        self._stop = asyncio.Event()
+        async with kmock.KubernetesEmulator() as emulator, kmock.Server(
+            emulator, server_cls=TlsRawTestServer
+        ):
+            self.emulator = emulator
+            self.url = f"https://127.0.0.1:{emulator.servers[0].port}"
+            self._ready.set()
+            await self._stop.wait()
+
+    def close(self) -> None:
+        if self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout=10)
+        self._loop.close()
