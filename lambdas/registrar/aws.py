@@ -72,7 +72,7 @@ def domain_error(what: str, error: ClientError) -> RegistrarError:
     status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
     message = f"{what}: {code}"
     if code in _NOT_FOUND or status == 404:
-        return NotFoundError(message)
+        return NotFoundError(f"{what}: not found ({code})")
     if code in _FORBIDDEN or status == 403:
         return ForbiddenError(message)
     if code in _INVALID:
