@@ -8,6 +8,7 @@ from typing import Any
 import kubernetes_validate
 
 from registrar.models import VolumeFacts
+from registrar.ports import KubePort
 
 SCHEMA_VERSION = kubernetes_validate.latest_version()
 
@@ -27,3 +28,14 @@ def facts(volume_id: str = "vol-0123456789abcdef0", **overrides: Any) -> VolumeF
     }
     values.update(overrides)
     return VolumeFacts(**values)
+
+
+class OneCluster:
+    """ClusterConnector for the single test cluster `prod`."""
+
+    def __init__(self, kube: KubePort) -> None:
+        self.kube = kube
+
+    def kube_for(self, cluster: str) -> KubePort:
+        assert cluster == "prod"
+        return self.kube

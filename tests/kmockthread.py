@@ -12,6 +12,18 @@ import kmock
 from tests.tlsapi import Tls
 
 
+def tls_server_class(tls: Tls) -> type[aiohttp.test_utils.RawTestServer]:
+    """kmock serves plain HTTP; the gateway only speaks verified TLS, so give kmock a cert."""
+    context = tls.server_context()
+
+    class TlsRawTestServer(aiohttp.test_utils.RawTestServer):
+        async def start_server(self, loop: Any = None, **kwargs: Any) -> None:
+            kwargs.setdefault("ssl", context)
+            await super().start_server(loop=loop, **kwargs)
+
+    return TlsRawTestServer
+
+
 class KmockThread:
     """A fresh, stateful Kubernetes API on a loopback port until `close()`."""
 
@@ -29,16 +41,9 @@ class KmockThread:
             raise RuntimeError("kmock did not start")
 
     async def _serve(self) -> None:
-        context = self._tls.server_context()
-
-        class TlsRawTestServer(aiohttp.test_utils.RawTestServer):
-            async def start_server(self, loop: Any = None, **kwargs: Any) -> None:
-                kwargs.setdefault("ssl", context)
-                await super().start_server(loop=loop, **kwargs)
-
         self._stop = asyncio.Event()
         async with kmock.KubernetesEmulator() as emulator, kmock.Server(
-            emulator, server_cls=TlsRawTestServer
+            emulator, server_cls=tls_server_class(self._tls)
         ):
             self.emulator = emulator
             self.url = f"https://127.0.0.1:{emulator.servers[0].port}"

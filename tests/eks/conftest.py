@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import aiohttp.test_utils
 import pytest
 
+from tests.kmockthread import tls_server_class
 from tests.tlsapi import ApiServer, Tls
 
 
@@ -23,12 +23,4 @@ def api(tls: Tls) -> Iterator[ApiServer]:
 
 @pytest.fixture
 def kmock_options(kmock_options: dict[str, Any], tls: Tls) -> dict[str, Any]:
-    """kmock serves plain HTTP; the gateway only speaks verified TLS, so give kmock a cert."""
-    context = tls.server_context()
-
-    class TlsRawTestServer(aiohttp.test_utils.RawTestServer):
-        async def start_server(self, loop: Any = None, **kwargs: Any) -> None:
-            kwargs.setdefault("ssl", context)
-            await super().start_server(loop=loop, **kwargs)
-
-    return {**kmock_options, "server_cls": TlsRawTestServer}
+    return {**kmock_options, "server_cls": tls_server_class(tls)}

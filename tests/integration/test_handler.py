@@ -15,6 +15,7 @@ from registrar.ports import KubePort
 from registrar.service import Registrar
 from registrar.settings import Settings
 from tests import eventfactory as ef
+from tests.helpers import OneCluster
 
 
 @dataclass
@@ -23,14 +24,6 @@ class Context:
     memory_limit_in_mb: int = 256
     invoked_function_arn: str = "arn:aws:lambda:us-east-1:111122223333:function:ebs-pv-registrar"
     aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
-
-
-class OneCluster:
-    def __init__(self, kube: KubePort) -> None:
-        self.kube = kube
-
-    def kube_for(self, cluster: str) -> KubePort:
-        return self.kube
 
 
 class Output:

@@ -14,20 +14,9 @@ from registrar.ports import KubePort
 from registrar.service import Registrar
 from registrar.settings import Settings
 from tests import eventfactory as ef
-from tests.helpers import assert_valid_manifest
+from tests.helpers import OneCluster, assert_valid_manifest
 
 SETTINGS = Settings(default_cluster="prod", allowed_clusters=("prod",))
-
-
-class OneCluster:
-    """ClusterConnector for the single test cluster `prod`."""
-
-    def __init__(self, kube: KubePort) -> None:
-        self.kube = kube
-
-    def kube_for(self, cluster: str) -> KubePort:
-        assert cluster == "prod"
-        return self.kube
 
 
 class Unreachable:
