@@ -1,0 +1,111 @@
+"""Property tests: any event or tags end as valid manifests, Ignored, or a clean invalid input."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from registrar.errors import InvalidInputError
+from registrar.events import Ignored, TagsSet, parse_event
+from registrar.planner import Plan, error_status, plan_volume
+from registrar.settings import Settings
+from tests.conftest import load_event, shared_event_names
+from tests.helpers import assert_valid_manifest, facts
+
+SETTINGS = Settings(default_cluster="prod", allowed_clusters=("prod", "dev"))
+TAG_KEYS = [
+    "k8s-pv", "k8s-pvc", "k8s-cluster", "k8s-fstype", "k8s-volume-mode",
+    "k8s-access-mode", "k8s-reclaim-policy", "k8s-storage-class", "Name",
+]
+HOSTILE = [
+    "", "none", "default/x", "a/b/c", "../etc/passwd", "x\ny", "x\x00y", "'\"quoted\"'",
+    "\uff4b8s", "d\u0435fault", "{\"a\": 1}", "key: value\n- item", "A" * 10_000, "ext4", "xfs",
+    "Block", "Filesystem", "ReadWriteMany", "ReadWriteOnce", "Delete", "Retain", "prod", "dev",
+    "kube-system/x", "shop/orders", "gp3-static", " data ", "data.", "-data", "vol-0123",
+]
+tag_values = st.one_of(st.sampled_from(HOSTILE), st.text(max_size=300))
+tag_sets = st.dictionaries(st.sampled_from(TAG_KEYS), tag_values, max_size=len(TAG_KEYS))
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
+    lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=20,
+)
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@FUZZ
+@given(tags=tag_sets, size=st.integers(-1, 70_000), multi=st.booleans(),
+       kind=st.sampled_from(["gp3", "io1", "io2", "st1"]))
+def test_planner_renders_valid_manifests_or_a_clean_error(
+    tags: dict[str, str], size: int, multi: bool, kind: str
+) -> None:
+    tags.setdefault("k8s-pv", "")
+    try:
+        result = plan_volume(
+            facts(tags=tags, size_gib=size, multi_attach=multi, volume_type=kind), SETTINGS
+        )
+    except InvalidInputError as error:
+        assert error.field and error.rule
+        status = error_status(str(error))
+        assert len(status) <= 256 and "\n" not in status and "\x00" not in status
+        return
+    assert isinstance(result, (Plan, Ignored))
+    if isinstance(result, Plan):
+        for item in result.items:
+            assert_valid_manifest(item)
+
+
+def _set_path(event: dict[str, Any], path: list[Any], value: Any) -> None:
+    target: Any = event
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+
+
+def _paths(node: Any, prefix: list[Any]) -> list[list[Any]]:
+    found = [prefix] if prefix else []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += _paths(value, [*prefix, key])
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += _paths(value, [*prefix, index])
+    return found
+
+
+@FUZZ
+@given(data=st.data(), name=st.sampled_from(shared_event_names()))
+def test_parser_never_raises_anything_but_invalid_input(data: st.DataObject, name: str) -> None:
+    event = copy.deepcopy(load_event(name))
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(_paths(event, [])))
+        try:
+            _set_path(event, path, data.draw(json_values))
+        except (KeyError, IndexError, TypeError):
+            continue
+    try:
+        parse_event(event)
+    except InvalidInputError as error:
+        assert error.field and error.rule and "\n" not in error.field
+
+
+@FUZZ
+@given(raw=json_values)
+def test_arbitrary_json_is_never_a_crash(raw: Any) -> None:
+    with contextlib.suppress(InvalidInputError):
+        parse_event(raw)
+
+
+def test_create_tags_naming_a_thousand_resources() -> None:
+    event = load_event("cloudtrail-create-tags.json")
+    items = [{"resourceId": f"vol-{i:017x}"} for i in range(500)]
+    items += [{"resourceId": f"i-{i:017x}"} for i in range(500)]
+    event["detail"]["requestParameters"]["resourcesSet"]["items"] = items
+    parsed = parse_event(event)
+    assert isinstance(parsed, TagsSet)
+    assert len(parsed.volume_ids) == 500
