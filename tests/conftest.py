@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from registrar.kube import KubeGateway
+from tests.counting import CountingProxy
 from tests.kmockthread import KmockThread
 from tests.tlsapi import Tls, make_tls
 
@@ -122,3 +123,10 @@ def ec2(moto_endpoint: str) -> Any:
     import boto3  # noqa: PLC0415
 
     return boto3.client("ec2", region_name="us-east-1")
+
+
+@pytest.fixture
+def aws_counter(moto_endpoint: str) -> Iterator[CountingProxy]:
+    proxy = CountingProxy(moto_endpoint)
+    yield proxy
+    proxy.close()

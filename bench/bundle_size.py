@@ -1,0 +1,50 @@
+"""Unzipped size of the Lambda asset (stacks.bundling.bundle, as the CDK builds it) against the
+naive bundle (plain pip install of lambdas/requirements.txt for the same platform), and what
+shipping boto3/botocore would cost.
+
+Usage: .venv/bin/python bench/bundle_size.py [--rebuild]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import _build
+
+MB = 1024 * 1024
+
+
+def top(path: Path, n: int = 8) -> str:
+    sizes = sorted(((_build.tree_size(p) if p.is_dir() else p.stat().st_size), p.name)
+                   for p in path.iterdir())  # fmt: skip
+    return ", ".join(f"{name} {size / MB:.1f}" for size, name in reversed(sizes[-n:]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rebuild", action="store_true")
+    args = parser.parse_args()
+    ours = _build.asset(args.rebuild)
+    naive = _build.naive(args.rebuild, host=False, compile_=False)
+    with_pyc, without_pyc = _build.tree_size(ours), _build.tree_size(ours, pyc=False)
+    naive_size = _build.tree_size(naive)
+    aio = _build.tree_size(naive / "kubernetes" / "aio")
+    print(f"naive (pip -r requirements.txt, aarch64, no bytecode): {naive_size / MB:6.1f} MB")
+    print(f"   top: {top(naive)}")
+    print(f"   of which kubernetes/aio: {aio / MB:.1f} MB")
+    print(f"ours, as shipped (with 3.13 bytecode):                 {with_pyc / MB:6.1f} MB")
+    print(f"ours without bytecode:                                 {without_pyc / MB:6.1f} MB")
+    print(f"   top: {top(ours)}")
+    print(f"ratio shipped/naive: {with_pyc / naive_size:.2f}")
+    site = _build.SITE
+    full = sum(_build.tree_size(site / n) for n in ("boto3", "botocore", "s3transfer"))
+    print(
+        f"boto3+botocore+s3transfer in full (no bytecode): {full / MB:.1f} MB;"
+        f" our trimmed botocore (ec2/eks/sts/xray data, with bytecode):"
+        f" {_build.tree_size(ours / 'botocore') / MB:.1f} MB"
+    )
+
+
+if __name__ == "__main__":
+    main()

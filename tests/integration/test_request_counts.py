@@ -1,0 +1,71 @@
+"""I/O on the warm path, counted where it lands: at moto (through a counting proxy) and at the
+kmock API server. Per registration: no AWS read when the CreateVolume record is complete (one
+DescribeVolumes otherwise), one CreateTags, two object writes (PV, PVC) and two provenance
+Events (one per created object)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from registrar.aws import Ec2Volumes
+from registrar.events import parse_event
+from registrar.kube import KubeGateway
+from registrar.service import Registrar
+from registrar.settings import Settings
+from tests import eventfactory as ef
+from tests.counting import CountingProxy, kube_requests
+from tests.helpers import OneCluster
+from tests.kmockthread import KmockThread
+
+SETTINGS = Settings(default_cluster="prod", allowed_clusters=("prod",))
+TAGS = {"k8s-pv": "orders-db", "k8s-pvc": "shop/orders-data"}
+
+
+@pytest.fixture
+def registrar(
+    aws_counter: CountingProxy, kube: KubeGateway, monkeypatch: pytest.MonkeyPatch
+) -> Registrar:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws_counter.url)
+    return Registrar(SETTINGS, Ec2Volumes("us-east-1"), OneCluster(kube))
+
+
+def new_volume(ec2: Any) -> str:
+    spec = [{"ResourceType": "volume", "Tags": [{"Key": k, "Value": v} for k, v in TAGS.items()]}]
+    created = ec2.create_volume(
+        AvailabilityZone="us-east-1a", Size=10, VolumeType="gp3", TagSpecifications=spec
+    )
+    return str(created["VolumeId"])
+
+
+EXPECTED_KUBE = {
+    "POST /api/v1/persistentvolumes": 1,
+    "POST /api/v1/namespaces/shop/persistentvolumeclaims": 1,
+    # Provenance: one Registered event per created object (the PV's lands in "default").
+    "POST /api/v1/namespaces/default/events": 1,
+    "POST /api/v1/namespaces/shop/events": 1,
+}
+
+
+def test_complete_create_volume_reads_nothing_from_aws(
+    registrar: Registrar, ec2: Any, aws_counter: CountingProxy, kmock_server: KmockThread
+) -> None:
+    volume_id = new_volume(ec2)
+    aws_counter.actions.clear()  # count the registration only
+    outcomes = registrar.handle(parse_event(ef.create_volume(volume_id, TAGS)))
+    assert [o.result for o in outcomes] == ["registered"]
+    assert dict(aws_counter.actions) == {"CreateTags": 1}
+    assert dict(kube_requests(kmock_server)) == EXPECTED_KUBE
+
+
+def test_incomplete_record_costs_one_describe(
+    registrar: Registrar, ec2: Any, aws_counter: CountingProxy, kmock_server: KmockThread
+) -> None:
+    volume_id = new_volume(ec2)
+    aws_counter.actions.clear()
+    event = ef.create_volume(volume_id, TAGS, complete=False)
+    outcomes = registrar.handle(parse_event(event))
+    assert [o.result for o in outcomes] == ["registered"]
+    assert dict(aws_counter.actions) == {"DescribeVolumes": 1, "CreateTags": 1}
+    assert dict(kube_requests(kmock_server)) == EXPECTED_KUBE
