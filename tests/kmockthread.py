@@ -45,6 +45,8 @@ class KmockThread:
         async with kmock.KubernetesEmulator() as emulator, kmock.Server(
             emulator, server_cls=tls_server_class(self._tls)
         ):
+            for plural in ("persistentvolumes", "persistentvolumeclaims", "events"):
+                emulator.resources[f"v1/{plural}"] = {}  # a LIST answers before any create
             self.emulator = emulator
             self.url = f"https://127.0.0.1:{emulator.servers[0].port}"
             self._ready.set()

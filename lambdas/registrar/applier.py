@@ -9,13 +9,13 @@ from typing import Any, Literal
 
 from registrar import tags as t
 from registrar.errors import ConflictError, RegistrarError
-from registrar.models import Manifest
+from registrar.models import Kind, Manifest, kind_of
 from registrar.planner import Plan
 from registrar.ports import KubePort
 
 log = logging.getLogger(__name__)
 
-Action = Literal["created", "unchanged", "conflict", "skipped"]
+Action = Literal["created", "updated", "unchanged", "conflict", "skipped", "deleted", "unmanaged"]
 SHORT_KIND = {"PersistentVolume": "pv", "PersistentVolumeClaim": "pvc"}
 
 
@@ -46,12 +46,26 @@ class ApplyResult:
 
     @property
     def created(self) -> bool:
-        return any(o.action == "created" for o in self.objects)
+        return any(o.action in ("created", "updated") for o in self.objects)
 
 
-def apply_plan(plan: Plan, kube: KubePort) -> ApplyResult:
-    """PV first, then the claim; a conflicting PV stops before the claim is created."""
-    pv = _ensure(plan.pv, kube, plan.volume_id)
+ObjectKey = tuple[Kind, str | None, str]  # kind, namespace, name
+
+
+def key_of(obj: Manifest) -> ObjectKey:
+    meta = obj["metadata"]
+    return kind_of(obj), meta.get("namespace"), str(meta["name"])
+
+
+def apply_plan(
+    plan: Plan, kube: KubePort, known: Mapping[ObjectKey, Manifest] | None = None
+) -> ApplyResult:
+    """PV first, then the claim; a conflicting PV stops before the claim is created.
+
+    `known` holds objects already listed (a sweep): they are compared without a request, and
+    only what is missing from it is created.
+    """
+    pv = _ensure(plan.pv, kube, plan.volume_id, known)
     results = [pv]
     if plan.pvc is not None:
         if pv.action == "conflict":
@@ -60,31 +74,39 @@ def apply_plan(plan: Plan, kube: KubePort) -> ApplyResult:
             kind, name, namespace = plan.pvc["kind"], meta["name"], meta["namespace"]
             results.append(ObjectResult(kind, name, namespace, "skipped", reason))
         else:
-            results.append(_ensure(plan.pvc, kube, plan.volume_id))
+            results.append(_ensure(plan.pvc, kube, plan.volume_id, known))
     return ApplyResult(tuple(results))
 
 
-def _ensure(desired: Manifest, kube: KubePort, volume_id: str) -> ObjectResult:
-    kind, meta = desired["kind"], desired["metadata"]
-    name, namespace = meta["name"], meta.get("namespace")
-    try:
-        created = kube.create(desired)
-    except ConflictError:
-        existing = kube.get(kind, name, namespace)
-        reason = conflict_reason(desired, existing)
-        if reason is None:
-            return ObjectResult(kind, name, namespace, "unchanged")
-        _note(kube, existing, "RegistrationConflict", f"{volume_id}: {reason}", "Warning")
+def _ensure(
+    desired: Manifest, kube: KubePort, volume_id: str, known: Mapping[ObjectKey, Manifest] | None
+) -> ObjectResult:
+    kind, namespace, name = key_of(desired)
+    existing = None if known is None else known.get((kind, namespace, name))
+    if existing is None:
+        try:
+            created = kube.create(desired)
+        except ConflictError:
+            existing = kube.get(kind, name, namespace)
+        else:
+            message = f"Registered from EBS volume {volume_id} by {t.MANAGER}"
+            note(kube, created, "Registered", message, "Normal")
+            return ObjectResult(kind, name, namespace, "created")
+    reason = conflict_reason(desired, existing)
+    if reason is not None:
+        note(kube, existing, "RegistrationConflict", f"{volume_id}: {reason}", "Warning")
         return ObjectResult(kind, name, namespace, "conflict", reason)
-    message = f"Registered from EBS volume {volume_id} by {t.MANAGER}"
-    _note(kube, created, "Registered", message, "Normal")
-    return ObjectResult(kind, name, namespace, "created")
+    if t.UNMANAGED_ANNOTATION in (existing["metadata"].get("annotations") or {}):
+        # Tagged again after `k8s-pv` was removed: managed once more.
+        unmark = {"metadata": {"annotations": {t.UNMANAGED_ANNOTATION: None}}}
+        kube.patch(kind, name, namespace, unmark)
+        return ObjectResult(kind, name, namespace, "updated", "managed again")
+    return ObjectResult(kind, name, namespace, "unchanged")
 
 
 def conflict_reason(desired: Manifest, existing: Manifest) -> str | None:
     """None when `existing` is ours and holds everything we want; else why it is not."""
-    labels = existing.get("metadata", {}).get("labels") or {}
-    if labels.get(t.MANAGED_BY_LABEL) != t.MANAGER:
+    if not is_ours(existing):
         return f"exists and is not managed by {t.MANAGER}"
     want_handle = desired.get("spec", {}).get("csi", {}).get("volumeHandle")
     have_handle = existing.get("spec", {}).get("csi", {}).get("volumeHandle")
@@ -94,6 +116,11 @@ def conflict_reason(desired: Manifest, existing: Manifest) -> str | None:
     if not paths:
         return None
     return "differs in " + ", ".join(paths[:3]) + (" …" if len(paths) > 3 else "")
+
+
+def is_ours(obj: Manifest) -> bool:
+    labels = obj.get("metadata", {}).get("labels") or {}
+    return bool(labels.get(t.MANAGED_BY_LABEL) == t.MANAGER)
 
 
 def differences(desired: Any, existing: Any, path: str = "") -> list[str]:
@@ -112,7 +139,7 @@ def differences(desired: Any, existing: Any, path: str = "") -> list[str]:
     return [] if desired == existing else [path]
 
 
-def _note(kube: KubePort, obj: Manifest, reason: str, message: str, event_type: str) -> None:
+def note(kube: KubePort, obj: Manifest, reason: str, message: str, event_type: str) -> None:
     """Provenance is best effort: a refused Event must not undo a registration."""
     try:
         kube.record_event(obj, reason, message, event_type)

@@ -7,20 +7,25 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import cached_property
 from pathlib import Path
+from typing import TypeVar
 
+from registrar import tags as t
 from registrar.cli_token import add_token_command
 from registrar.errors import InvalidInputError, RegistrarError
 from registrar.events import Ignored, parse_event
 from registrar.models import VolumeFacts
 from registrar.ports import VolumeReader
+from registrar.report import status_table, sweep_table, volume_statuses
 from registrar.service import Ready, Rejected, plan_event
 from registrar.settings import Settings
+from registrar.sweep import target_cluster
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 Command = Callable[[argparse.Namespace], int]
+T = TypeVar("T")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -56,6 +61,17 @@ def _parser() -> argparse.ArgumentParser:
     register.add_argument("--cluster", help="target cluster (default: tag or setting)")
     register.add_argument("--region", help="the volume's region (default: from the environment)")
     register.set_defaults(run=run_register)
+
+    reconcile = commands.add_parser("reconcile", help="sweep every tagged volume, fill the gaps")
+    reconcile.add_argument("--cluster", help="one cluster (default: every allowed cluster)")
+    reconcile.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    reconcile.add_argument("--region", help="the volumes' region (default: from the environment)")
+    reconcile.set_defaults(run=run_reconcile)
+
+    status = commands.add_parser("status", help="tagged volumes with their PV, PVC and phase")
+    status.add_argument("--cluster", help="one cluster (default: every allowed cluster)")
+    status.add_argument("--region", help="the volumes' region (default: from the environment)")
+    status.set_defaults(run=run_status)
 
     add_token_command(commands)
     return parser
@@ -94,6 +110,53 @@ def run_register(args: argparse.Namespace) -> int:
     if outcome.result == "invalid":
         return EXIT_INVALID
     return EXIT_OK if outcome.result in ("registered", "unchanged") else EXIT_FAILED
+
+
+def run_reconcile(args: argparse.Namespace) -> int:
+    from registrar.reconcile import Reconciler  # noqa: PLC0415 - see run_register
+    from registrar.wiring import build_gateways  # noqa: PLC0415
+
+    settings = Settings.from_env()
+    volumes, clusters = build_gateways(args.region or _default_region())
+    reconciler = Reconciler(settings, volumes, clusters)
+    rows = []
+    for cluster in _clusters(args, settings):
+        rows += reconciler.sweep(cluster, dry_run=args.dry_run, progress=progress_bar)
+    print(sweep_table(rows))
+    return EXIT_FAILED if any(row.action == "conflict" for row in rows) else EXIT_OK
+
+
+def run_status(args: argparse.Namespace) -> int:
+    from registrar.wiring import build_gateways  # noqa: PLC0415 - see run_register
+
+    settings = Settings.from_env()
+    volumes, clusters = build_gateways(args.region or _default_region())
+    tagged = list(progress_bar(volumes.tagged_volumes(), "tagged volumes"))
+    found = []
+    for cluster in _clusters(args, settings):
+        kube = clusters.kube_for(cluster)
+        pvs = kube.list("PersistentVolume", t.MANAGED_SELECTOR)
+        pvcs = kube.list("PersistentVolumeClaim", t.MANAGED_SELECTOR)
+        mine = [v for v in tagged if target_cluster(v, settings) == cluster]
+        found += volume_statuses(mine, pvs, pvcs, cluster)
+    print(status_table(found))
+    return EXIT_OK
+
+
+def progress_bar(items: Iterable[T], label: str, total: int | None = None) -> Iterable[T]:
+    """A tqdm bar on stderr, shown only to a person at a terminal."""
+    from tqdm import tqdm  # noqa: PLC0415 - see run_register
+
+    return tqdm(items, desc=label, total=total, unit="", file=sys.stderr,
+                disable=not sys.stderr.isatty(), leave=False)
+
+
+def _clusters(args: argparse.Namespace, settings: Settings) -> tuple[str, ...]:
+    if args.cluster:
+        return (args.cluster,)
+    if not settings.clusters:
+        raise InvalidInputError("--cluster", "required when no cluster is configured")
+    return settings.clusters
 
 
 class LazyVolumes:

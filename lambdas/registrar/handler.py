@@ -30,6 +30,8 @@ OUTCOME_METRICS = {
     "ignored": "Ignored",
     "invalid": "InvalidInput",
     "conflict": "Conflict",
+    "released": "Released",
+    "reconciled": "Reconciled",
     "failed": "RegistrationFailed",
 }
 

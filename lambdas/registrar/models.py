@@ -10,6 +10,15 @@ Manifest = dict[str, Any]
 Kind = Literal["PersistentVolume", "PersistentVolumeClaim"]
 
 
+def kind_of(obj: Manifest) -> Kind:
+    kind = obj.get("kind")
+    if kind == "PersistentVolume":
+        return "PersistentVolume"
+    if kind == "PersistentVolumeClaim":
+        return "PersistentVolumeClaim"
+    raise ValueError(f"not a PersistentVolume or claim: {kind!r}")
+
+
 @dataclass(frozen=True)
 class VolumeFacts:
     """What the planner needs to know about one EBS volume."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
 from registrar.models import ClusterInfo, Kind, Manifest, VolumeFacts
@@ -11,6 +11,16 @@ from registrar.models import ClusterInfo, Kind, Manifest, VolumeFacts
 class VolumeReader(Protocol):
     def describe_volume(self, volume_id: str) -> VolumeFacts:
         """One DescribeVolumes call; raises NotFoundError when the volume is gone."""
+        ...
+
+
+class VolumeLister(Protocol):
+    def tagged_volumes(self) -> Iterator[VolumeFacts]:
+        """Every volume carrying the `k8s-pv` tag key, paginated."""
+        ...
+
+    def existing_ids(self, volume_ids: Iterable[str]) -> set[str]:
+        """Which of these volumes still exist (batched, never one call per volume)."""
         ...
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal, Protocol
 
 from registrar import tags as t
@@ -21,18 +23,22 @@ from registrar.events import (
     VolumeDeleted,
     VolumeEvent,
 )
+from registrar.lifecycle import UNTAGGED, VOLUME_DELETED, pvs_of, settle_orphan
 from registrar.models import VolumeFacts
 from registrar.planner import Plan, error_status, plan_volume, registered_status
-from registrar.ports import ClusterConnector, VolumeReader, VolumeTagger
+from registrar.ports import ClusterConnector, VolumeLister, VolumeReader, VolumeTagger
+from registrar.reconcile import Reconciler
 from registrar.settings import Settings
 
 log = logging.getLogger(__name__)
 
-Result = Literal["registered", "unchanged", "ignored", "invalid", "conflict", "failed"]
+Result = Literal[
+    "registered", "unchanged", "ignored", "invalid", "conflict", "released", "reconciled", "failed"
+]
 
 
-class Volumes(VolumeReader, VolumeTagger, Protocol):
-    """The AWS side the registrar needs: read a volume, write its status tags."""
+class Volumes(VolumeReader, VolumeLister, VolumeTagger, Protocol):
+    """The AWS side the registrar needs: read and list volumes, write their status tags."""
 
 
 @dataclass(frozen=True)
@@ -83,18 +89,25 @@ def volume_facts(
     elif isinstance(event, VolumeAvailable):
         yield _describe(reader, event.volume_id)
     elif isinstance(event, TagSnapshot):
-        if t.PV_TAG not in event.tags:
+        if t.PV_TAG in event.removed_keys:
+            yield Ignored(f"{t.PV_TAG} removed from {event.volume_id}: nothing to create")
+        elif t.PV_TAG not in event.tags:
             yield Ignored(f"{event.volume_id} has no {t.PV_TAG} tag")
         elif event.changed_keys and event.changed_keys <= t.OUTPUT_TAGS:
             yield Ignored("only the registrar's own status tags changed")
         else:
             yield _describe(reader, event.volume_id)
     elif isinstance(event, TagsRemoved):
-        yield Ignored(_removal_reason(event))
+        if t.PV_TAG in event.keys:
+            yield Ignored(f"{t.PV_TAG} removed: nothing to create")
+        elif not t.INPUT_TAGS & event.keys:
+            yield Ignored("DeleteTags removes no k8s-* input tag")
+        else:
+            yield from (_describe(reader, volume_id) for volume_id in event.volume_ids)
     elif isinstance(event, VolumeDeleted):
-        yield Ignored(f"{event.volume_id} deleted: its PV and PVC are kept")
+        yield Ignored(f"{event.volume_id} deleted: nothing to create")
     elif isinstance(event, ScheduledReconcile):
-        yield Ignored("scheduled reconcile is not available yet")
+        yield Ignored("a scheduled reconcile creates nothing by itself")
 
 
 def plan_event(
@@ -120,21 +133,46 @@ class Registrar:
         self._clusters = clusters
 
     def handle(self, event: VolumeEvent | Ignored, cluster: str | None = None) -> list[Outcome]:
-        """Every volume of the event is tried; the first retryable error is raised at the end."""
-        outcomes: list[Outcome] = []
-        pending: RegistrarError | None = None
-        for planned in plan_event(event, self._volumes, self._settings, cluster):
-            try:
-                outcomes.append(self._settle(planned))
-            except RegistrarError as error:
-                volume_id = None if isinstance(planned, Ignored) else planned.facts.volume_id
-                fields = {"volume_id": volume_id, "error": str(error), "retryable": error.retryable}
-                log.error("registration failed", extra=fields)
-                outcomes.append(Outcome(volume_id, "failed", str(error)))
-                pending = pending or error
-        if pending is not None:
-            raise pending
-        return outcomes
+        """Every volume of the event is tried; the first error is raised at the end."""
+        if isinstance(event, ScheduledReconcile):
+            steps = [(None, partial(self.reconcile, name)) for name in self._settings.clusters]
+            return _each(steps)
+        if isinstance(event, VolumeDeleted):
+            return _each([(event.volume_id, partial(self._release, event.volume_id, True))])
+        untagged = _untagged(event)
+        if untagged:
+            return _each([(v, partial(self._untag, v)) for v in untagged])
+        planned = plan_event(event, self._volumes, self._settings, cluster)
+        return _each((_volume_of(p), partial(self._settle, p)) for p in planned)
+
+    def reconcile(self, cluster: str) -> Outcome:
+        rows = Reconciler(self._settings, self._volumes, self._clusters).sweep(cluster)
+        counts = dict(Counter(str(row.action) for row in rows))
+        summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "empty"
+        log.info("reconciled", extra={"cluster": cluster, "rows": len(rows), **counts})
+        return Outcome(None, "reconciled", f"{cluster}: {summary}")
+
+    def _untag(self, volume_id: str) -> Outcome:
+        """Events come out of order: only a volume still without `k8s-pv` is released."""
+        try:
+            facts = self._volumes.describe_volume(volume_id)
+        except NotFoundError:
+            return self._release(volume_id, True)
+        if t.PV_TAG in facts.tags:
+            return self._settle(_plan(facts, self._settings, None))
+        return self._release(volume_id, False)
+
+    def _release(self, volume_id: str, deleted: bool) -> Outcome:
+        objects: list[ObjectResult] = []
+        for cluster in self._settings.clusters:
+            kube = self._clusters.kube_for(cluster)
+            for pv in pvs_of(kube, [volume_id]):
+                objects += settle_orphan(kube, pv, deleted, self._settings)
+        why = VOLUME_DELETED if deleted else UNTAGGED
+        if not objects:
+            return Outcome(volume_id, "ignored", f"{why}: no PV of ours for it")
+        log.info("released", extra={"volume_id": volume_id, "reason": why})
+        return Outcome(volume_id, "released", why, tuple(objects))
 
     def register(self, volume_id: str, cluster: str | None = None) -> Outcome:
         facts = self._volumes.describe_volume(volume_id)
@@ -194,7 +232,31 @@ def _describe(reader: VolumeReader, volume_id: str) -> VolumeFacts | Ignored:
         return Ignored(f"{volume_id} no longer exists")
 
 
-def _removal_reason(event: TagsRemoved) -> str:
-    if t.PV_TAG in event.keys:
-        return f"{t.PV_TAG} removed: PV and PVC kept (data safety)"
-    return "tags removed: nothing to register"
+def _untagged(event: VolumeEvent | Ignored) -> tuple[str, ...]:
+    """Volumes whose `k8s-pv` tag an event says was removed."""
+    if isinstance(event, TagsRemoved) and t.PV_TAG in event.keys:
+        return event.volume_ids
+    if isinstance(event, TagSnapshot) and t.PV_TAG in event.removed_keys:
+        return (event.volume_id,)
+    return ()
+
+
+def _volume_of(planned: Planned) -> str | None:
+    return None if isinstance(planned, Ignored) else planned.facts.volume_id
+
+
+def _each(steps: Iterable[tuple[str | None, Callable[[], Outcome]]]) -> list[Outcome]:
+    """Run every step; one failure never blocks the others, and the first is raised at the end."""
+    outcomes: list[Outcome] = []
+    pending: RegistrarError | None = None
+    for volume_id, step in steps:
+        try:
+            outcomes.append(step())
+        except RegistrarError as error:
+            fields = {"volume_id": volume_id, "error": str(error), "retryable": error.retryable}
+            log.error("registration failed", extra=fields)
+            outcomes.append(Outcome(volume_id, "failed", str(error)))
+            pending = pending or error
+    if pending is not None:
+        raise pending
+    return outcomes

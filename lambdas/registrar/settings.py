@@ -15,6 +15,15 @@ def _csv(value: str | None) -> tuple[str, ...]:
     return tuple(item.strip() for item in (value or "").split(",") if item.strip())
 
 
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    value = env.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in ("true", "false"):
+        return value == "true"
+    raise InvalidInputError(name, "must be true or false")
+
+
 @dataclass(frozen=True)
 class Settings:
     default_cluster: str | None = None
@@ -24,6 +33,10 @@ class Settings:
     denied_namespaces: tuple[str, ...] = DEFAULT_DENIED_NAMESPACES
     csi_driver: str = "ebs.csi.aws.com"
     zone_label: str = "topology.kubernetes.io/zone"
+    # A deleted volume's PVC and PV go too (the claim's finalizer waits for its pods).
+    delete_on_volume_delete: bool = True
+    # Removing `k8s-pv` only marks the objects; with this, unbound ones are deleted.
+    unregister_on_untag: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -45,9 +58,18 @@ class Settings:
             denied_namespaces=DEFAULT_DENIED_NAMESPACES if denied_raw is None else _csv(denied_raw),
             csi_driver=env.get("REGISTRAR_CSI_DRIVER", "").strip() or "ebs.csi.aws.com",
             zone_label=env.get("REGISTRAR_ZONE_LABEL", "").strip() or "topology.kubernetes.io/zone",
+            delete_on_volume_delete=_flag(env, "REGISTRAR_DELETE_ON_VOLUME_DELETE", True),
+            unregister_on_untag=_flag(env, "REGISTRAR_UNREGISTER_ON_UNTAG", False),
         )
 
     def namespace_allowed(self, namespace: str) -> bool:
         if namespace in self.denied_namespaces:
             return False
         return "*" in self.allowed_namespaces or namespace in self.allowed_namespaces
+
+    @property
+    def clusters(self) -> tuple[str, ...]:
+        """Every cluster this deployment manages: where sweeps and deletions look."""
+        if self.allowed_clusters:
+            return self.allowed_clusters
+        return (self.default_cluster,) if self.default_cluster else ()

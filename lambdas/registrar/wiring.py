@@ -8,5 +8,9 @@ from registrar.service import Registrar
 from registrar.settings import Settings
 
 
+def build_gateways(region: str) -> tuple[Ec2Volumes, EksConnector]:
+    return Ec2Volumes(region), EksConnector(region)
+
+
 def build_registrar(settings: Settings, region: str) -> Registrar:
-    return Registrar(settings, Ec2Volumes(region), EksConnector(region))
+    return Registrar(settings, *build_gateways(region))

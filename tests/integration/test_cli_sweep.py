@@ -1,0 +1,57 @@
+"""`registrar reconcile` and `registrar status`: tables on stdout, through the real gateways."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from registrar import cli, wiring
+from registrar.aws import Ec2Volumes
+from registrar.kube import KubeGateway
+from tests.helpers import OneCluster
+
+
+@pytest.fixture
+def wired(monkeypatch: pytest.MonkeyPatch, moto_endpoint: str, ec2: Any, kube: KubeGateway) -> None:
+    for volume in ec2.describe_volumes()["Volumes"]:
+        ec2.delete_volume(VolumeId=volume["VolumeId"])
+    monkeypatch.setenv("REGISTRAR_DEFAULT_CLUSTER", "prod")
+    gateways = (Ec2Volumes("us-east-1"), OneCluster(kube))
+    monkeypatch.setattr(wiring, "build_gateways", lambda region: gateways)
+
+
+def tagged(ec2: Any, name: str) -> str:
+    spec = [{"ResourceType": "volume", "Tags": [{"Key": "k8s-pv", "Value": name}]}]
+    volume = ec2.create_volume(AvailabilityZone="us-east-1a", Size=3, TagSpecifications=spec)
+    return str(volume["VolumeId"])
+
+
+def test_dry_run_then_reconcile_then_status(
+    wired: None, ec2: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    volume_id = tagged(ec2, "from-cli")
+    assert cli.main(["reconcile", "--dry-run"]) == 0
+    planned = capsys.readouterr().out.splitlines()
+    assert planned[0].split() == ["VOLUME", "CLUSTER", "PV", "PVC", "ACTION", "DETAIL"]
+    assert planned[1].split()[:5] == [volume_id, "prod", "from-cli", "default/from-cli", "create"]
+
+    assert cli.main(["reconcile"]) == 0
+    assert "created pv/from-cli" in capsys.readouterr().out
+    assert cli.main(["reconcile", "--cluster", "prod"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[4] == "in-sync"
+
+    assert cli.main(["status"]) == 0
+    status = capsys.readouterr().out.splitlines()
+    assert status[0].split()[:5] == ["VOLUME", "CLUSTER", "PV", "PVC", "PHASE"]
+    assert status[1].split()[:4] == [volume_id, "prod", "from-cli", "default/from-cli"]
+    assert status[1].endswith("registered prod/from-cli -> default/from-cli")
+
+
+def test_reconcile_without_any_cluster_is_a_clean_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("REGISTRAR_DEFAULT_CLUSTER", raising=False)
+    monkeypatch.setattr(wiring, "build_gateways", lambda region: (None, None))
+    assert cli.main(["reconcile"]) == 2
+    assert capsys.readouterr().err == "error: --cluster: required when no cluster is configured\n"

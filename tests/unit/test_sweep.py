@@ -1,0 +1,116 @@
+"""The pure sweep planner: one row per volume or orphan, and only gaps ask for writes."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from registrar.models import Manifest
+from registrar.planner import Plan, plan_volume, registered_status
+from registrar.settings import Settings
+from registrar.sweep import WRITES, Row, plan_sweep
+from tests.helpers import facts
+
+SETTINGS = Settings(default_cluster="prod", allowed_clusters=("prod", "dev"))
+VOL = "vol-0000000000000000a"
+
+
+def registered(volume_id: str = VOL, **tags: str) -> tuple[Any, Plan]:
+    """A volume and the plan it was registered with, its status tag already written."""
+    all_tags = {"k8s-pv": "data", **tags}
+    plan = plan_volume(facts(volume_id, tags=all_tags), SETTINGS)
+    assert isinstance(plan, Plan)
+    all_tags |= {"k8s-pv-status": registered_status(plan), "ebs.csi.aws.com/cluster": "true"}
+    return facts(volume_id, tags=all_tags), plan
+
+
+def stored(obj: Manifest, phase: str = "Bound") -> Manifest:
+    """What the API server returns: our manifest plus server fields."""
+    copied = copy.deepcopy(obj)
+    copied["metadata"] |= {"uid": "u-1", "resourceVersion": "7"}
+    copied["status"] = {"phase": phase}
+    return copied
+
+
+def sweep(volumes: list[Any], objects: list[Manifest], cluster: str = "prod") -> list[Row]:
+    pvs = [o for o in objects if o["kind"] == "PersistentVolume"]
+    pvcs = [o for o in objects if o["kind"] == "PersistentVolumeClaim"]
+    return plan_sweep(volumes, pvs, pvcs, SETTINGS, cluster)
+
+
+def test_in_sync_needs_no_write() -> None:
+    volume, plan = registered()
+    rows = sweep([volume], [stored(o) for o in plan.items])
+    assert [(r.action, r.status) for r in rows] == [("in-sync", None)]
+    assert not {r.action for r in rows} & WRITES
+
+
+def test_missing_objects_are_created() -> None:
+    volume, plan = registered()
+    assert sweep([volume], [])[0].action == "create"
+    only_pv = sweep([volume], [stored(plan.pv)])[0]
+    assert (only_pv.action, only_pv.detail) == ("create", "missing PersistentVolumeClaim")
+
+
+def test_missed_event_creates_and_writes_the_status() -> None:
+    row = sweep([facts(VOL, tags={"k8s-pv": "data"})], [])[0]
+    assert row.action == "create"
+    assert row.status == "registered prod/data -> default/data"
+
+
+def test_stale_status_tag_is_rewritten() -> None:
+    volume, plan = registered()
+    volume.tags["k8s-pv-status"] = "error: old"
+    row = sweep([volume], [stored(o) for o in plan.items])[0]
+    assert (row.action, row.status) == ("status", "registered prod/data -> default/data")
+
+
+def test_grown_volume_is_drift() -> None:
+    volume, plan = registered()
+    grown = facts(VOL, tags=volume.tags, size_gib=20)
+    row = sweep([grown], [stored(o) for o in plan.items])[0]
+    assert row.action == "drift"
+    assert row.detail == "volume is 20Gi, PV says 10Gi (grown by ModifyVolume?)"
+
+
+def test_changed_claim_tag_is_drift_never_a_move() -> None:
+    volume, plan = registered()
+    moved = facts(VOL, tags={**volume.tags, "k8s-pvc": "shop/other"})
+    row = sweep([moved], [stored(o) for o in plan.items])[0]
+    assert row.action == "drift"
+    assert "spec.claimRef" in row.detail and "delete it to re-register" in row.detail
+
+
+def test_orphans_and_marked_objects() -> None:
+    _, plan = registered()
+    orphan = sweep([], [stored(o) for o in plan.items])
+    assert [(r.volume_id, r.action, r.pvc) for r in orphan] == [(VOL, "orphan", "default/data")]
+    marked = stored(plan.pv)
+    marked["metadata"]["annotations"]["ebs-pv-registrar/unmanaged"] = "k8s-pv tag removed"
+    assert [r.action for r in sweep([], [marked])] == ["unmanaged"]
+
+
+def test_objects_of_another_cluster_are_not_orphans_here() -> None:
+    _, plan = registered()
+    assert sweep([], [stored(plan.pv)], cluster="dev") == []
+
+
+def test_invalid_tags_are_reported_with_their_status() -> None:
+    rows = sweep([facts(VOL, tags={"k8s-pv": "Bad_Name"})], [])
+    assert [r.action for r in rows] == ["invalid"]
+    assert rows[0].status is not None and rows[0].status.startswith("error: k8s-pv: ")
+
+
+def test_volume_moved_to_another_cluster_is_reported_where_its_pv_is() -> None:
+    volume, plan = registered()
+    moved = facts(VOL, tags={**volume.tags, "k8s-cluster": "dev"})
+    rows = sweep([moved], [stored(o) for o in plan.items])
+    assert [(r.action, r.detail) for r in rows] == [
+        ("drift", "now targets cluster dev; this PV is kept")
+    ]
+
+
+def test_untagged_volumes_and_foreign_objects_are_left_out() -> None:
+    foreign = {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "x"},
+               "spec": {"csi": {"volumeHandle": VOL}}}
+    assert sweep([facts(VOL, tags={"Name": "x"})], [foreign]) == []
