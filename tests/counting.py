@@ -13,13 +13,21 @@ from typing import Any
 
 from tests.kmockthread import KmockThread
 
+THROTTLED = (
+    b'<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error>'
+    b"<Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message>"
+    b"</Error></Errors><RequestID>00000000-0000-0000-0000-000000000000</RequestID></Response>"
+)
+
 
 class CountingProxy:
-    """Forwards every request to moto and counts the AWS actions it carried."""
+    """Forwards every request to moto and counts the AWS actions it carried. `throttle[action]`
+    answers that many of the next calls with EC2's RequestLimitExceeded instead."""
 
     def __init__(self, upstream: str) -> None:
         self.actions: Counter[str] = Counter()
-        counter, lock = self.actions, threading.Lock()
+        self.throttle: Counter[str] = Counter()
+        counter, throttle, lock = self.actions, self.throttle, threading.Lock()
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
@@ -27,6 +35,14 @@ class CountingProxy:
                 action = urllib.parse.parse_qs(body.decode()).get("Action", ["?"])[0]
                 with lock:
                     counter[action] += 1
+                    throttled = throttle[action] > 0
+                    throttle[action] -= throttled
+                if throttled:
+                    self.send_response(503)
+                    self.send_header("Content-Length", str(len(THROTTLED)))
+                    self.end_headers()
+                    self.wfile.write(THROTTLED)
+                    return
                 headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
                 request = urllib.request.Request(
                     upstream + self.path, data=body, headers=headers, method="POST"

@@ -23,6 +23,7 @@ RECLAIM_POLICIES = ("Retain", "Delete")
 MULTI_ATTACH_TYPES = ("io1", "io2")
 GONE_STATES = ("deleting", "deleted", "error")
 NO_CLAIM = "none"
+REGISTERED = "registered "
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,10 @@ def plan_volume(
     _require(DNS1123_SUBDOMAIN, pv_name, 253, t.PV_TAG, "must be a DNS-1123 subdomain")
     claim = _claim(tags.get(t.PVC_TAG), pv_name, settings)
     cluster = _cluster(cluster_override or tags.get(t.CLUSTER_TAG), settings)
+    elsewhere = registered_cluster(tags.get(t.STATUS_TAG, ""))
+    if cluster is not None and elsewhere not in (None, cluster):
+        rule = f"already registered in cluster {show(str(elsewhere))}; unregister it there first"
+        raise InvalidInputError(t.CLUSTER_TAG, rule)
     volume_mode = _choice(tags, t.VOLUME_MODE_TAG, VOLUME_MODES, "Filesystem")
     fs_type = _fs_type(tags, volume_mode)
     access_mode = _choice(tags, t.ACCESS_MODE_TAG, ACCESS_MODES, "ReadWriteOnce")
@@ -125,10 +130,22 @@ def plan_volume(
 
 
 def registered_status(plan: Plan) -> str:
-    target = f"registered {plan.cluster}/{plan.pv_name}"
+    target = f"{REGISTERED}{plan.cluster}/{plan.pv_name}"
     if plan.claim is not None:
         target += f" -> {plan.claim[0]}/{plan.claim[1]}"
     return status_text(target)
+
+
+def unmanaged_status(cluster: str, pv_name: str, why: str) -> str:
+    """What a volume says once its objects are no longer managed (so it may register elsewhere)."""
+    return status_text(f"unmanaged {cluster}/{pv_name}: {why}")
+
+
+def registered_cluster(status: str) -> str | None:
+    """The cluster a `registered <cluster>/<pv> …` status names, if any."""
+    if not status.startswith(REGISTERED):
+        return None
+    return status[len(REGISTERED) :].split("/", 1)[0] or None
 
 
 def error_status(reason: str) -> str:

@@ -11,6 +11,7 @@ from registrar import tags as t
 from registrar.applier import ObjectKey, apply_plan, key_of
 from registrar.lifecycle import UNTAGGED, VOLUME_DELETED, settle_orphan
 from registrar.models import Manifest
+from registrar.planner import unmanaged_status
 from registrar.ports import ClusterConnector, KubePort, VolumeLister, VolumeTagger
 from registrar.settings import Settings
 from registrar.sweep import WRITES, Row, plan_sweep
@@ -82,6 +83,9 @@ class Reconciler:
         elif row.action == "orphan" and row.orphan is not None:
             deleted = row.detail == VOLUME_DELETED
             released = settle_orphan(kube, row.orphan, deleted, self._settings)
+            if not deleted:
+                status = unmanaged_status(row.cluster, row.pv, UNTAGGED)
+                self._volumes.write_status(row.volume_id, status)
             return replace(row, detail=f"{row.detail}: " + ", ".join(o.line() for o in released))
         if row.status is not None:
             self._volumes.write_status(row.volume_id, row.status)

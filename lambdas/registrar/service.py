@@ -25,7 +25,13 @@ from registrar.events import (
 )
 from registrar.lifecycle import UNTAGGED, VOLUME_DELETED, pvs_of, settle_orphan
 from registrar.models import VolumeFacts
-from registrar.planner import Plan, error_status, plan_volume, registered_status
+from registrar.planner import (
+    Plan,
+    error_status,
+    plan_volume,
+    registered_status,
+    unmanaged_status,
+)
 from registrar.ports import ClusterConnector, VolumeLister, VolumeReader, VolumeTagger
 from registrar.reconcile import Reconciler
 from registrar.settings import Settings
@@ -168,6 +174,9 @@ class Registrar:
             kube = self._clusters.kube_for(cluster)
             for pv in pvs_of(kube, [volume_id]):
                 objects += settle_orphan(kube, pv, deleted, self._settings)
+                if not deleted:
+                    status = unmanaged_status(cluster, pv["metadata"]["name"], UNTAGGED)
+                    self._volumes.write_status(volume_id, status)
         why = VOLUME_DELETED if deleted else UNTAGGED
         if not objects:
             return Outcome(volume_id, "ignored", f"{why}: no PV of ours for it")

@@ -71,7 +71,7 @@ def _volume_row(
     try:
         planned = plan_volume(facts, settings)
     except InvalidInputError as error:
-        if target_cluster(facts, settings) != cluster:
+        if target_cluster(facts, settings) != cluster and our_pv is None:
             return None
         status = _changed(facts, error_status(str(error)))
         return Row(facts.volume_id, cluster, "-", "-", "invalid", str(error), status=status)

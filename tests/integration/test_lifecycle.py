@@ -150,6 +150,9 @@ def test_untagging_keeps_data_and_says_so(region: str, ec2: Any, kube: KubeGatew
         "unmanaged pvc/default/untagged: k8s-pv tag removed",
         "unmanaged pv/untagged: k8s-pv tag removed",
     ]
+    assert Ec2Volumes(region).describe_volume(volume_id).tags["k8s-pv-status"] == (
+        "unmanaged prod/untagged: k8s-pv tag removed"
+    )
     again = registrar.handle(event)[0]
     assert {o.action for o in again.objects} == {"unchanged"}
     ec2.create_tags(Resources=[volume_id], Tags=[{"Key": "k8s-pv", "Value": "untagged"}])

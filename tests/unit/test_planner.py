@@ -280,3 +280,15 @@ def test_status_lines() -> None:
 def test_planner_is_deterministic() -> None:
     tags = {"k8s-pv": "data", "k8s-pvc": "shop/orders", "k8s-fstype": "xfs"}
     assert plan(tags) == plan(dict(reversed(list(tags.items()))))
+
+
+def test_a_volume_registered_in_another_cluster_is_refused() -> None:
+    tags = {"k8s-pv": "data", "k8s-pv-status": "registered staging/data -> default/data"}
+    with pytest.raises(InvalidInputError) as caught:
+        plan_volume(facts(tags=tags), SETTINGS)
+    assert caught.value.field == "k8s-cluster"
+    assert "already registered in cluster 'staging'" in caught.value.rule
+    same = {"k8s-pv": "data", "k8s-pv-status": "registered prod/data -> default/data"}
+    assert isinstance(plan_volume(facts(tags=same), SETTINGS), Plan)
+    failed = {"k8s-pv": "data", "k8s-pv-status": "error: k8s-pvc: bad"}
+    assert isinstance(plan_volume(facts(tags=failed), SETTINGS), Plan)

@@ -101,13 +101,14 @@ def test_invalid_tags_are_reported_with_their_status() -> None:
     assert rows[0].status is not None and rows[0].status.startswith("error: k8s-pv: ")
 
 
-def test_volume_moved_to_another_cluster_is_reported_where_its_pv_is() -> None:
+def test_volume_moved_to_another_cluster_is_refused_where_its_pv_is() -> None:
     volume, plan = registered()
     moved = facts(VOL, tags={**volume.tags, "k8s-cluster": "dev"})
     rows = sweep([moved], [stored(o) for o in plan.items])
     assert [(r.action, r.detail) for r in rows] == [
-        ("drift", "now targets cluster dev; this PV is kept")
+        ("invalid", "k8s-cluster: already registered in cluster 'prod'; unregister it there first")
     ]
+    assert sweep([moved], [], cluster="dev")[0].action == "invalid"
 
 
 def test_untagged_volumes_and_foreign_objects_are_left_out() -> None:

@@ -1,0 +1,62 @@
+"""A real Kubernetes control plane for end-to-end tests (see tests/controlplane/).
+
+`control_plane` (session): etcd + kube-apiserver + the PV binder controller on loopback, TLS,
+RBAC, tokens checked by an EKS-style webhook against the moto server's STS. Attributes:
+`url`, `ca_pem`, `cluster`, `admin_token`, `admin_kubeconfig` (a file for kubectl);
+methods: `add_access_entry(role_arn, username, groups)`, `remove_access_entry(role_arn)`,
+`gateway(token_provider)`, `admin_gateway()`; `reviews` lists the webhook's decisions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.controlplane.fixture import ControlPlane, build_binary
+from tests.tlsapi import Tls
+
+REPO = Path(__file__).resolve().parents[2]
+KUBECTL = Path(sys.executable).parent / "kubectl"
+
+
+@pytest.fixture(scope="session")
+def control_plane(
+    tls: Tls,
+    moto_endpoint: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    pytestconfig: pytest.Config,
+) -> Iterator[ControlPlane]:
+    capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+    # The first build takes minutes: let its progress through pytest's capture.
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        binary = build_binary()
+    plane = ControlPlane(tmp_path_factory.mktemp("controlplane"), tls, moto_endpoint)
+    try:
+        plane.start(binary)
+        yield plane
+    finally:
+        plane.stop()
+
+
+def kubectl(plane: ControlPlane, *args: str) -> subprocess.CompletedProcess[str]:
+    """kubectl (.venv/bin) with the admin credential."""
+    return subprocess.run(
+        [str(KUBECTL), f"--kubeconfig={plane.admin_kubeconfig}", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def rbac_applied(control_plane: ControlPlane) -> ControlPlane:
+    """k8s/rbac.yaml applied with the admin credential."""
+    result = kubectl(control_plane, "apply", "-f", str(REPO / "k8s" / "rbac.yaml"))
+    assert result.returncode == 0, result.stderr
+    return control_plane
