@@ -44,7 +44,15 @@ def asset_with_runtime_botocore(rebuild: bool = False) -> Path:
     out = WORK / "asset-runtime-botocore"
     if rebuild or not out.is_dir():
         shutil.rmtree(out, ignore_errors=True)
-        shutil.copytree(asset(), out, ignore=shutil.ignore_patterns("botocore", "botocore-*"))
+        source = asset()
+
+        def top_level_botocore(folder: str, names: list[str]) -> list[str]:
+            # Only the shipped botocore: aws_xray_sdk/ext/botocore (its patcher) stays.
+            if Path(folder) != source:
+                return []
+            return [n for n in names if n == "botocore" or n.startswith("botocore-")]
+
+        shutil.copytree(source, out, ignore=top_level_botocore)
     return out
 
 

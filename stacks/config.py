@@ -16,6 +16,10 @@ DEFAULTS: dict[str, Any] = {
     "deniedNamespaces": "kube-system,kube-public,kube-node-lease",
     "csiDriver": "ebs.csi.aws.com",
     "zoneLabel": "topology.kubernetes.io/zone",
+    "deleteOnVolumeDelete": True,
+    "unregisterOnUntag": False,
+    "kubeQps": 5,
+    "kubeBurst": 10,
     "reconcileSchedule": "rate(1 hour)",
     "reservedConcurrency": 5,
     "logRetentionDays": 30,
@@ -60,6 +64,10 @@ class RegistrarConfig:
     denied_namespaces: str
     csi_driver: str
     zone_label: str
+    delete_on_volume_delete: bool
+    unregister_on_untag: bool
+    kube_qps: float
+    kube_burst: int
     reconcile_schedule: str
     reserved_concurrency: int
     log_retention_days: int
@@ -103,6 +111,10 @@ class RegistrarConfig:
             denied_namespaces=str(get("deniedNamespaces")),
             csi_driver=str(get("csiDriver")),
             zone_label=str(get("zoneLabel")),
+            delete_on_volume_delete=_bool(get("deleteOnVolumeDelete")),
+            unregister_on_untag=_bool(get("unregisterOnUntag")),
+            kube_qps=float(get("kubeQps")),
+            kube_burst=int(get("kubeBurst")),
             reconcile_schedule=str(get("reconcileSchedule")),
             reserved_concurrency=int(get("reservedConcurrency")),
             log_retention_days=int(get("logRetentionDays")),
@@ -118,7 +130,7 @@ class RegistrarConfig:
         )
 
     def environment(self) -> dict[str, str]:
-        """The REGISTRAR_* settings of CONTRACT §3 for the Lambda."""
+        """The REGISTRAR_* settings of CONTRACT §3 (and the lifecycle ones) for the Lambda."""
         return {
             "REGISTRAR_DEFAULT_CLUSTER": self.cluster_name,
             "REGISTRAR_ALLOWED_CLUSTERS": ",".join(self.allowed_clusters),
@@ -127,4 +139,8 @@ class RegistrarConfig:
             "REGISTRAR_DENIED_NAMESPACES": self.denied_namespaces,
             "REGISTRAR_CSI_DRIVER": self.csi_driver,
             "REGISTRAR_ZONE_LABEL": self.zone_label,
+            "REGISTRAR_DELETE_ON_VOLUME_DELETE": str(self.delete_on_volume_delete).lower(),
+            "REGISTRAR_UNREGISTER_ON_UNTAG": str(self.unregister_on_untag).lower(),
+            "REGISTRAR_KUBE_QPS": f"{self.kube_qps:g}",
+            "REGISTRAR_KUBE_BURST": str(self.kube_burst),
         }

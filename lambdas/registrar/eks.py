@@ -13,7 +13,14 @@ from botocore.credentials import Credentials, ReadOnlyCredentials
 from registrar.aws import EksDirectory
 from registrar.eks_token import Clock, EksToken, get_token, utc_now
 from registrar.errors import UnauthorizedError
-from registrar.kube import DEFAULT_TIMEOUTS, KubeGateway, Timeouts, TlsError
+from registrar.kube import (
+    DEFAULT_RATE_LIMIT,
+    DEFAULT_TIMEOUTS,
+    KubeGateway,
+    RateLimit,
+    Timeouts,
+    TlsError,
+)
 from registrar.models import ClusterInfo, Kind, Manifest
 from registrar.ports import ClusterDirectory, KubePort
 
@@ -22,6 +29,9 @@ log = logging.getLogger(__name__)
 CredentialSource = Callable[[], Credentials | ReadOnlyCredentials | None]
 GatewayFactory = Callable[[ClusterInfo, Callable[[bool], str]], KubeGateway]
 T = TypeVar("T")
+# Lists only happen in sweeps (and lifecycle lookups): fewer, larger pages cost fewer requests
+# under the rate limit. 500 is client-go's pager default.
+SWEEP_PAGE_SIZE = 500
 
 
 def default_credentials() -> Credentials | ReadOnlyCredentials | None:
@@ -56,7 +66,7 @@ class RefreshingToken:
 
 class EksConnector:
     """ClusterConnector: one cached gateway per cluster. Keep one instance per Lambda sandbox
-    (see `shared_connector`) so warm invocations skip DescribeCluster."""
+    (the handler caches its registrar) so warm invocations skip DescribeCluster."""
 
     def __init__(
         self,
@@ -67,13 +77,22 @@ class EksConnector:
         clock: Clock = utc_now,
         timeouts: Timeouts = DEFAULT_TIMEOUTS,
         gateway_factory: GatewayFactory | None = None,
+        rate_limit: RateLimit = DEFAULT_RATE_LIMIT,
+        page_size: int = SWEEP_PAGE_SIZE,
     ) -> None:
         self._directory = directory or EksDirectory(region)
         self._region = region
         self._credentials = credentials
         self._clock = clock
         self._factory = gateway_factory or (
-            lambda info, token: KubeGateway(info.endpoint, info.ca_pem, token, timeouts)
+            lambda info, token: KubeGateway(
+                info.endpoint,
+                info.ca_pem,
+                token,
+                timeouts,
+                rate_limit=rate_limit,
+                page_size=page_size,
+            )
         )
         self._gateways: dict[str, KubeGateway] = {}
         self._lock = threading.Lock()
@@ -156,13 +175,3 @@ def _primed(items: Iterator[Manifest]) -> Iterator[Manifest]:
     return chained()
 
 
-_shared: dict[str, EksConnector] = {}
-
-
-def shared_connector(region: str | None = None) -> EksConnector:
-    """The process-wide connector (a warm Lambda reuses its endpoints, CAs and tokens)."""
-    key = region or ""
-    if key not in _shared:
-        directory = EksDirectory(region)
-        _shared[key] = EksConnector(directory.region, directory=directory)
-    return _shared[key]

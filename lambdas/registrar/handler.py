@@ -20,7 +20,8 @@ from registrar.wiring import build_registrar
 SERVICE = "ebs-pv-registrar"
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace="EbsPvRegistrar", service=SERVICE)
-tracer = Tracer(service=SERVICE)
+# Only botocore is worth a subsegment; patching everything also imports sqlite3 and friends.
+tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
 copy_config_to_registered_loggers(source_logger=logger, include={"registrar"})
 
 # Metric per outcome; the DLQ and the RegistrationFailed alarm cover "failed".

@@ -11,6 +11,7 @@ import importlib.util
 import json
 import logging
 import sys
+import threading
 import time
 import types
 from collections.abc import Callable, Iterator, Mapping
@@ -32,21 +33,26 @@ from registrar.errors import (
 from registrar.models import Kind, Manifest
 
 
-def _skip_kubernetes_package_init() -> None:
-    """`kubernetes/__init__.py` eagerly imports config, dynamic, watch and stream (~0.25 s).
-    A bare package module in its place lets us import just the REST submodules."""
-    if "kubernetes" in sys.modules:
-        return
-    spec = importlib.util.find_spec("kubernetes")
-    if spec is None or spec.submodule_search_locations is None:
-        raise ImportError("the kubernetes package is not installed")
-    package = types.ModuleType("kubernetes")
-    package.__path__ = list(spec.submodule_search_locations)
-    package.__spec__ = spec
-    sys.modules["kubernetes"] = package
+def _bare_packages(*names: str) -> None:
+    """`kubernetes/__init__.py` eagerly imports config, dynamic, watch and stream (~0.25 s), and
+    `kubernetes/utils/__init__.py` imports yaml for create_from_yaml. Bare package modules in
+    their place let us import just the REST submodules we use."""
+    for name in names:
+        if name in sys.modules:
+            continue
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.submodule_search_locations is None:
+            raise ImportError(f"the {name} package is not installed")
+        package = types.ModuleType(name)
+        package.__path__ = list(spec.submodule_search_locations)
+        package.__spec__ = spec
+        sys.modules[name] = package
+        parent, _, child = name.rpartition(".")
+        if parent:
+            setattr(sys.modules[parent], child, package)
 
 
-_skip_kubernetes_package_init()
+_bare_packages("kubernetes", "kubernetes.utils")
 
 import urllib3  # noqa: E402
 from kubernetes.client.configuration import Configuration  # noqa: E402
@@ -77,8 +83,54 @@ class RetryPolicy:
     max_delay: float = 8.0  # caps both the backoff and a server's Retry-After
 
 
+@dataclass(frozen=True)
+class RateLimit:
+    """Client-side request rate per gateway: a token bucket, client-go's defaults."""
+
+    qps: float = 5.0
+    burst: int = 10
+
+
 DEFAULT_TIMEOUTS = Timeouts()
 DEFAULT_RETRY = RetryPolicy()
+DEFAULT_RATE_LIMIT = RateLimit()
+DEFAULT_PAGE_SIZE = 250
+
+
+class TokenBucket:
+    """Allows `burst` requests at once, then `qps` per second. Thread-safe: a caller reserves
+    its token under the lock and sleeps outside it, so concurrent callers queue up in order."""
+
+    def __init__(
+        self,
+        qps: float,
+        burst: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not qps > 0 or burst < 1:
+            raise InvalidInputError("rate limit", "qps must be positive and burst at least 1")
+        self._qps = float(qps)
+        self._burst = float(burst)
+        self._clock = clock
+        self._sleep = sleep
+        self._tokens = float(burst)
+        self._last = clock()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Take one token, waiting for it if needed; returns the seconds waited."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self._burst, self._tokens + (now - self._last) * self._qps)
+            self._last = now
+            self._tokens -= 1.0
+            wait = 0.0 if self._tokens >= 0 else -self._tokens / self._qps
+        if wait > 0:
+            log.debug("rate limit: waiting %.3f s", wait)
+            self._sleep(wait)
+        return wait
 
 
 class TlsError(TransientError):
@@ -109,8 +161,12 @@ class KubeGateway:
         *,
         retry: RetryPolicy = DEFAULT_RETRY,
         sleep: Callable[[float], None] = time.sleep,
-        page_size: int = 250,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        rate_limit: RateLimit = DEFAULT_RATE_LIMIT,
+        limiter: TokenBucket | None = None,
     ) -> None:
+        """`rate_limit` caps this gateway's requests (every HTTP attempt, retries included);
+        `limiter` replaces the bucket it builds (tests pass one with a fake clock)."""
         if not endpoint.startswith("https://"):
             raise InvalidInputError("endpoint", "must be an https:// URL")
         self._endpoint = endpoint.rstrip("/")
@@ -119,6 +175,7 @@ class KubeGateway:
         self._retry = retry
         self._sleep = sleep
         self._page_size = page_size
+        self._limiter = limiter or TokenBucket(rate_limit.qps, rate_limit.burst)
         config = Configuration(host=self._endpoint)
         config.verify_ssl = True
         config.ca_cert_data = _pem_text(ca_pem)  # urllib3 keeps it in memory: no temp file
@@ -254,6 +311,7 @@ class KubeGateway:
     def _send(
         self, method: str, url: str, refresh: bool, body: dict[str, Any] | None, content_type: str
     ) -> tuple[int, Mapping[str, str], bytes]:
+        self._limiter.acquire()
         headers = {
             "Authorization": f"Bearer {self._token(refresh)}",
             "Accept": "application/json",

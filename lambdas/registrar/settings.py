@@ -24,6 +24,20 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise InvalidInputError(name, "must be true or false")
 
 
+def _positive(env: Mapping[str, str], name: str, default: float, *, integer: bool) -> float:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = int(value) if integer else float(value)
+    except ValueError:
+        number = 0
+    if not 0 < number < float("inf"):
+        kind = "a positive integer" if integer else "a positive number"
+        raise InvalidInputError(name, f"must be {kind}")
+    return number
+
+
 @dataclass(frozen=True)
 class Settings:
     default_cluster: str | None = None
@@ -37,6 +51,10 @@ class Settings:
     delete_on_volume_delete: bool = True
     # Removing `k8s-pv` only marks the objects; with this, unbound ones are deleted.
     unregister_on_untag: bool = False
+    # Client-side Kubernetes request rate per gateway (one per Lambda sandbox), client-go's
+    # defaults: the fleet's ceiling is reserved concurrency x qps (+ burst).
+    kube_qps: float = 5.0
+    kube_burst: int = 10
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -60,6 +78,8 @@ class Settings:
             zone_label=env.get("REGISTRAR_ZONE_LABEL", "").strip() or "topology.kubernetes.io/zone",
             delete_on_volume_delete=_flag(env, "REGISTRAR_DELETE_ON_VOLUME_DELETE", True),
             unregister_on_untag=_flag(env, "REGISTRAR_UNREGISTER_ON_UNTAG", False),
+            kube_qps=_positive(env, "REGISTRAR_KUBE_QPS", 5.0, integer=False),
+            kube_burst=int(_positive(env, "REGISTRAR_KUBE_BURST", 10, integer=True)),
         )
 
     def namespace_allowed(self, namespace: str) -> bool:

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from registrar.aws import Ec2Volumes
 from registrar.eks import EksConnector
+from registrar.kube import RateLimit
 from registrar.service import Registrar
 from registrar.settings import Settings
 
 
-def build_gateways(region: str) -> tuple[Ec2Volumes, EksConnector]:
-    return Ec2Volumes(region), EksConnector(region)
+def build_gateways(
+    region: str, settings: Settings | None = None
+) -> tuple[Ec2Volumes, EksConnector]:
+    """The settings' Kubernetes rate limit (read from the environment when not given) applies
+    to every cluster gateway of the connector."""
+    settings = settings or Settings.from_env()
+    rate_limit = RateLimit(qps=settings.kube_qps, burst=settings.kube_burst)
+    return Ec2Volumes(region), EksConnector(region, rate_limit=rate_limit)
 
 
 def build_registrar(settings: Settings, region: str) -> Registrar:
-    return Registrar(settings, *build_gateways(region))
+    return Registrar(settings, *build_gateways(region, settings))

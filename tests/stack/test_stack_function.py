@@ -39,6 +39,10 @@ def test_environment_defaults(minimal: Synth) -> None:
                     "REGISTRAR_DENIED_NAMESPACES": "kube-system,kube-public,kube-node-lease",
                     "REGISTRAR_CSI_DRIVER": "ebs.csi.aws.com",
                     "REGISTRAR_ZONE_LABEL": "topology.kubernetes.io/zone",
+                    "REGISTRAR_DELETE_ON_VOLUME_DELETE": "true",
+                    "REGISTRAR_UNREGISTER_ON_UNTAG": "false",
+                    "REGISTRAR_KUBE_QPS": "5",
+                    "REGISTRAR_KUBE_BURST": "10",
                     "POWERTOOLS_SERVICE_NAME": "ebs-pv-registrar",
                     "POWERTOOLS_METRICS_NAMESPACE": "EbsPvRegistrar",
                 }
