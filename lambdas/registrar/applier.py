@@ -124,7 +124,12 @@ def is_ours(obj: Manifest) -> bool:
 
 
 def differences(desired: Any, existing: Any, path: str = "") -> list[str]:
-    """Paths where `existing` lacks or changes what `desired` says; extra server fields are fine."""
+    """Paths where `existing` lacks or changes what `desired` says; extra server fields are fine.
+
+    The API server omits empty values (`omitempty`): a real one stores a PV's
+    `storageClassName: ""` as no field at all, which is the same thing."""
+    if existing is None and desired in ("", [], {}):
+        return []
     if isinstance(desired, Mapping):
         if not isinstance(existing, Mapping):
             return [path or "."]

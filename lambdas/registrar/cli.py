@@ -74,7 +74,23 @@ def _parser() -> argparse.ArgumentParser:
     status.set_defaults(run=run_status)
 
     add_token_command(commands)
+
+    demo = commands.add_parser("demo", help="the local end-to-end demo (from a checkout)")
+    demo.set_defaults(run=run_demo)
     return parser
+
+
+def run_demo(_args: argparse.Namespace) -> int:
+    """Lives in the repository's devcluster/, never in the Lambda package."""
+    try:
+        from devcluster.demo import main as demo  # noqa: PLC0415
+    except ImportError as error:
+        if error.name not in ("devcluster", "devcluster.demo"):
+            print(f"error: demo: {error} (run scripts/setup)", file=sys.stderr)
+            return EXIT_FAILED
+        print("error: demo: run it from a checkout of the repository", file=sys.stderr)
+        return EXIT_INVALID
+    return demo()
 
 
 def run_render(args: argparse.Namespace) -> int:

@@ -76,11 +76,18 @@ class Timeouts:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Bounded retries for 429, 5xx and network errors."""
+    """Bounded retries for 429, 5xx and network errors, and for a new identity's 401/403."""
 
     attempts: int = 4
     base_delay: float = 0.5
     max_delay: float = 8.0  # caps both the backoff and a server's Retry-After
+    # One call gives up once retrying would pass this many seconds: a hanging API server
+    # fails as transient well inside the Lambda's 60 s timeout, and EventBridge retries.
+    budget: float = 30.0
+    # A fresh EKS access entry takes seconds to reach the API server: until this gateway has
+    # had one success, 401/403 are retried for this long (afterwards a 403 is RBAC's answer).
+    auth_grace: float = 15.0
+    auth_attempts: int = 8
 
 
 @dataclass(frozen=True)
@@ -164,6 +171,7 @@ class KubeGateway:
         page_size: int = DEFAULT_PAGE_SIZE,
         rate_limit: RateLimit = DEFAULT_RATE_LIMIT,
         limiter: TokenBucket | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """`rate_limit` caps this gateway's requests (every HTTP attempt, retries included);
         `limiter` replaces the bucket it builds (tests pass one with a fake clock)."""
@@ -174,6 +182,9 @@ class KubeGateway:
         self._timeouts = timeouts
         self._retry = retry
         self._sleep = sleep
+        self._clock = clock
+        self._born = clock()
+        self._trusted = False  # set by the first success: auth errors are final from then on
         self._page_size = page_size
         self._limiter = limiter or TokenBucket(rate_limit.qps, rate_limit.burst)
         config = Configuration(host=self._endpoint)
@@ -281,7 +292,8 @@ class KubeGateway:
         url = self._endpoint + path + (f"?{urlencode(query)}" if query else "")
         what = f"{verb} {resource} ({path})"
         refreshed = False
-        attempt = 0
+        attempt = auth_attempt = 0
+        started = self._clock()
         while True:
             attempt += 1
             try:
@@ -289,20 +301,30 @@ class KubeGateway:
             except TlsError:
                 raise
             except TransientError as exc:
-                if attempt >= self._retry.attempts:
+                delay = self._backoff(attempt, None)
+                if attempt >= self._retry.attempts or self._past_budget(started, delay):
                     raise TransientError(f"{what}: {exc}") from exc
-                self._sleep(self._backoff(attempt, None))
+                self._sleep(delay)
                 continue
             log.debug("%s %s -> %s", method, path, status)
             if 200 <= status < 300:
+                self._trusted = True
                 return dict(json.loads(data)) if data else {}
             if status == 401 and not refreshed:
                 refreshed = True
                 attempt -= 1  # a refresh is not a retry
                 continue
             retry_after = _retry_after(headers.get("Retry-After"))
-            if (status == 429 or status >= 500) and attempt < self._retry.attempts:
-                self._sleep(self._backoff(attempt, retry_after))
+            delay = self._backoff(attempt, retry_after)
+            retryable = (status == 429 or status >= 500) and attempt < self._retry.attempts
+            if retryable and not self._past_budget(started, delay):
+                self._sleep(delay)
+                continue
+            if status in (401, 403) and self._propagating(auth_attempt):
+                auth_attempt += 1
+                attempt -= 1
+                log.info("%s %s: %s, access may still be propagating", method, path, status)
+                self._sleep(self._backoff(auth_attempt, None))
                 continue
             raise _error(
                 status, what=what, verb=verb, resource=resource, data=data, retry_after=retry_after
@@ -331,6 +353,13 @@ class KubeGateway:
             raise TlsError(f"TLS failure talking to {self._endpoint}: {exc}") from None
         except urllib3.exceptions.HTTPError as exc:  # timeouts, refused, reset
             raise TransientError(f"{type(exc).__name__} talking to {self._endpoint}") from None
+
+    def _past_budget(self, started: float, delay: float) -> bool:
+        return self._clock() - started + delay > self._retry.budget
+
+    def _propagating(self, auth_attempt: int) -> bool:
+        young = self._clock() - self._born < self._retry.auth_grace
+        return not self._trusted and young and auth_attempt < self._retry.auth_attempts
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         delay = retry_after

@@ -1,4 +1,5 @@
-"""A real Kubernetes control plane for end-to-end tests (see tests/controlplane/).
+"""A real Kubernetes control plane for end-to-end tests (devcluster/controlplane.py runs the
+binary built from tests/controlplane/).
 
 `control_plane` (session): etcd + kube-apiserver + the PV binder controller on loopback, TLS,
 RBAC, tokens checked by an EKS-style webhook against the moto server's STS. Attributes:
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.controlplane.fixture import ControlPlane, build_binary
+from devcluster.controlplane import ControlPlane, build_binary
 from tests.tlsapi import Tls
 
 REPO = Path(__file__).resolve().parents[2]

@@ -42,7 +42,7 @@ def gateway(
         ca_pem,
         tokens or Tokens(),
         Timeouts(connect=1, read=kw.pop("read", 2)),
-        retry=RetryPolicy(attempts=3, base_delay=0.1, max_delay=5),
+        retry=kw.pop("retry", RetryPolicy(attempts=3, base_delay=0.1, max_delay=5, auth_grace=0)),
         sleep=sleeps.append,
         **kw,
     )
@@ -264,3 +264,40 @@ def test_unsupported_kind_is_invalid(api: ApiServer, tls: Tls) -> None:
     with pytest.raises(InvalidInputError):
         gw.create({"kind": "Secret", "metadata": {"name": "s"}})
     assert not api.seen
+
+
+def test_a_new_identity_is_retried_while_its_access_propagates(api: ApiServer, tls: Tls) -> None:
+    """401 then 403 for the first seconds of a new access entry, then access: a bounded wait."""
+    api.queue = [Reply(401, {}), Reply(401, {}), Reply(403, {}), Reply(200, PV)]
+    gw, sleeps = gateway(api, tls.ca_pem, retry=RetryPolicy(base_delay=0.1, auth_grace=60))
+    assert gw.get("PersistentVolume", "pv1") == PV
+    assert len(api.seen) == 4 and len(sleeps) == 2
+
+
+def test_propagation_retries_are_bounded(api: ApiServer, tls: Tls) -> None:
+    api.default = lambda _seen: Reply(403, {"kind": "Status", "message": "forbidden"})
+    policy = RetryPolicy(base_delay=0.01, auth_grace=60, auth_attempts=3)
+    gw, sleeps = gateway(api, tls.ca_pem, retry=policy)
+    with pytest.raises(ForbiddenError):
+        gw.get("PersistentVolume", "pv1")
+    assert len(sleeps) == 3 and len(api.seen) == 4
+
+
+def test_after_one_success_a_403_is_final(api: ApiServer, tls: Tls) -> None:
+    api.queue = [Reply(200, PV), Reply(403, {"kind": "Status", "message": "forbidden"})]
+    gw, sleeps = gateway(api, tls.ca_pem, retry=RetryPolicy(base_delay=0.1, auth_grace=60))
+    gw.get("PersistentVolume", "pv1")
+    with pytest.raises(ForbiddenError):
+        gw.get("PersistentVolume", "pv1")
+    assert sleeps == []
+
+
+def test_a_hanging_server_fails_within_the_call_budget(api: ApiServer, tls: Tls) -> None:
+    """Each attempt waits out the read timeout; the budget stops the retries early."""
+    clock = iter(float(t) for t in range(0, 1000, 10))
+    api.default = lambda _seen: Reply(503, {})
+    policy = RetryPolicy(attempts=10, base_delay=1, budget=25, auth_grace=0)
+    gw, _ = gateway(api, tls.ca_pem, retry=policy, clock=lambda: next(clock))
+    with pytest.raises(TransientError):
+        gw.get("PersistentVolume", "pv1")
+    assert len(api.seen) < 10

@@ -1,0 +1,6 @@
+"""A local stand-in for AWS and EKS, for the demo (`python -m registrar demo`) and tests/e2e.
+
+Not part of the Lambda (its asset is lambdas/ only): moto for EC2, EKS, IAM and STS; the control
+plane binary built from tests/controlplane/ (etcd + kube-apiserver + PV binder) with a webhook
+that checks EKS tokens as EKS does; EventBridge pattern matching; the demo itself.
+"""

@@ -1,0 +1,365 @@
+"""End to end: a volume in moto -> its CloudTrail event -> the synthesized stack's rule patterns
+-> registrar.handler.lambda_handler -> PV and PVC in a real kube-apiserver -> Bound.
+
+The registrar runs with nothing but its own identity: an IAM role in moto, assumed with STS
+(against moto), mapped by an access entry to the group `ebs-pv-registrar` that k8s/rbac.yaml
+binds. Its EC2 and EKS calls are signed with the role's credentials and its Kubernetes calls
+carry EKS tokens the control plane's webhook verifies against moto's STS. The cluster exists
+in moto's EKS; `devcluster.identity.ControlPlaneDirectory` asks moto's DescribeCluster and
+puts the control plane's endpoint and CA into the answer (moto's are made up).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from botocore.credentials import Credentials
+
+from devcluster.controlplane import ControlPlane
+from devcluster.eventbridge import matches
+from devcluster.identity import (
+    GROUP,
+    USERNAME,
+    assume_role,
+    create_eks_cluster,
+    create_role,
+    registrar_for,
+)
+from registrar import handler
+from registrar.errors import NotFoundError
+from registrar.kube import KubeGateway
+from registrar.models import Kind
+from registrar.service import Registrar
+from tests import eventfactory as ef
+from tests.e2e.conftest import kubectl
+from tests.stack.conftest import MINIMAL, synthesize
+
+REGION = "us-east-1"
+ZONE = "us-east-1a"
+STATUS = "k8s-pv-status"
+CSI_CLUSTER = "ebs.csi.aws.com/cluster"
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "ebs-pv-registrar"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = (
+        "arn:aws:lambda:us-east-1:123456789012:function:ebs-pv-registrar"
+    )
+    aws_request_id: str = "7a1c2e9d-0000-4000-8000-000000000001"
+
+
+# --- fixtures -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def rule_patterns(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """Every AWS::Events::Rule EventPattern of the synthesized template, by logical id."""
+    raw = synthesize(tmp_path_factory.mktemp("cdk-e2e"), MINIMAL).raw
+    patterns = {
+        logical_id: resource["Properties"]["EventPattern"]
+        for logical_id, resource in raw["Resources"].items()
+        if resource["Type"] == "AWS::Events::Rule" and "EventPattern" in resource["Properties"]
+    }
+    assert len(patterns) == 5, sorted(patterns)
+    return patterns
+
+
+@pytest.fixture(scope="module")
+def route(rule_patterns: dict[str, dict[str, Any]]) -> Callable[[dict[str, Any], str], None]:
+    """route(event, rule): exactly one deployed rule matches, and it is `rule`."""
+
+    def check(event: dict[str, Any], rule: str) -> None:
+        hits = [lid for lid, pattern in rule_patterns.items() if matches(pattern, event)]
+        assert len(hits) == 1 and rule in hits[0], (rule, hits)
+
+    return check
+
+
+@pytest.fixture(scope="module")
+def role_credentials(rbac_applied: ControlPlane) -> Credentials:
+    """The registrar's IAM role, assumed with STS, mapped to the group `ebs-pv-registrar`."""
+    role = create_role(REGION, prefix="registrar-e2e")
+    rbac_applied.add_access_entry(role, USERNAME, [GROUP])
+    create_eks_cluster(rbac_applied.cluster, REGION)
+    return assume_role(role, REGION)
+
+
+@pytest.fixture(scope="module")
+def registrar(rbac_applied: ControlPlane, role_credentials: Credentials) -> Registrar:
+    """Real Ec2Volumes, EksConnector and EKS tokens; default cluster = the plane's."""
+    return registrar_for(rbac_applied, REGION, role_credentials)
+
+
+@pytest.fixture
+def invoke(
+    registrar: Registrar, monkeypatch: pytest.MonkeyPatch
+) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    monkeypatch.setattr(handler, "registrar", lambda: registrar)
+
+    def call(event: dict[str, Any]) -> dict[str, Any]:
+        return dict(handler.lambda_handler(event, LambdaContext()))
+
+    return call
+
+
+@pytest.fixture
+def admin(control_plane: ControlPlane) -> Iterator[KubeGateway]:
+    gateway = control_plane.admin_gateway()
+    yield gateway
+    gateway.close()
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def unique(prefix: str) -> str:
+    """Names unique for the session (the control plane and moto are shared)."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def create_volume(ec2: Any, tags: dict[str, str]) -> dict[str, Any]:
+    """A 10 GiB gp3 volume in moto, as DescribeVolumes reports it."""
+    spec = [{"ResourceType": "volume", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}]
+    created = ec2.create_volume(
+        AvailabilityZone=ZONE, Size=10, VolumeType="gp3", TagSpecifications=spec
+    )
+    return dict(ec2.describe_volumes(VolumeIds=[created["VolumeId"]])["Volumes"][0])
+
+
+def cloudtrail_create(volume: dict[str, Any]) -> dict[str, Any]:
+    """The CloudTrail CreateVolume event of this volume, as EventBridge delivers it."""
+    tags = {t["Key"]: t["Value"] for t in volume.get("Tags", [])}
+    return ef.create_volume(
+        volume["VolumeId"],
+        tags,
+        region=REGION,
+        zone=volume["AvailabilityZone"],
+        size=volume["Size"],
+        volume_type=volume["VolumeType"],
+    )
+
+
+def volume_tags(ec2: Any, volume_id: str) -> dict[str, str]:
+    volume = ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"][0]
+    return {t["Key"]: t["Value"] for t in volume.get("Tags", [])}
+
+
+def wait_phase(
+    gateway: KubeGateway, kind: Kind, name: str, namespace: str | None, timeout: float = 20
+) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        phase = str(gateway.get(kind, name, namespace).get("status", {}).get("phase"))
+        if phase == "Bound" or time.monotonic() > deadline:
+            return phase
+        time.sleep(0.2)
+
+
+def absent(gateway: KubeGateway, kind: Kind, name: str, namespace: str | None = None) -> bool:
+    try:
+        gateway.get(kind, name, namespace)
+    except NotFoundError:
+        return True
+    return False
+
+
+def only_outcome(answer: dict[str, Any]) -> dict[str, Any]:
+    outcomes = answer["outcomes"]
+    assert len(outcomes) == 1, outcomes
+    return dict(outcomes[0])
+
+
+# --- tests ----------------------------------------------------------------------------------
+
+
+def test_created_volume_becomes_a_bound_claim_with_the_registrar_role(
+    ec2: Any,
+    route: Callable[[dict[str, Any], str], None],
+    invoke: Callable[[dict[str, Any]], dict[str, Any]],
+    admin: KubeGateway,
+    rbac_applied: ControlPlane,
+) -> None:
+    pv, claim = unique("e2e-pv"), unique("e2e-claim")
+    volume = create_volume(ec2, {"k8s-pv": pv, "k8s-pvc": claim})
+    volume_id = volume["VolumeId"]
+    event = cloudtrail_create(volume)
+    route(event, "CloudTrailCreateVolume")
+    reviewed = len(rbac_applied.reviews)
+
+    outcome = only_outcome(invoke(event))
+
+    assert outcome["result"] == "registered", outcome
+    assert outcome["volume_id"] == volume_id
+    assert wait_phase(admin, "PersistentVolumeClaim", claim, "default") == "Bound"
+    assert wait_phase(admin, "PersistentVolume", pv, None) == "Bound"
+    spec = admin.get("PersistentVolume", pv)["spec"]
+    assert spec["csi"]["volumeHandle"] == volume_id
+    assert spec["capacity"]["storage"] == "10Gi"
+    assert spec["claimRef"]["name"] == claim
+    assert admin.get("PersistentVolumeClaim", claim, "default")["spec"]["volumeName"] == pv
+    # Every Kubernetes call of the handler was made as the registrar's role, via the webhook.
+    mine = rbac_applied.reviews[reviewed:]
+    assert mine and all(r.authenticated and r.username == USERNAME for r in mine), mine
+
+
+def test_status_tag_is_written_back(
+    ec2: Any,
+    route: Callable[[dict[str, Any], str], None],
+    invoke: Callable[[dict[str, Any]], dict[str, Any]],
+    control_plane: ControlPlane,
+) -> None:
+    pv, claim = unique("e2e-pv"), unique("e2e-claim")
+    volume = create_volume(ec2, {"k8s-pv": pv, "k8s-pvc": f"default/{claim}"})
+    event = cloudtrail_create(volume)
+    route(event, "CloudTrailCreateVolume")
+    assert STATUS not in volume_tags(ec2, volume["VolumeId"])
+
+    outcome = only_outcome(invoke(event))
+
+    expected = f"registered {control_plane.cluster}/{pv} -> default/{claim}"
+    assert outcome["detail"] == expected
+    tags = volume_tags(ec2, volume["VolumeId"])
+    assert tags[STATUS] == expected
+    assert tags[CSI_CLUSTER] == "true"
+
+
+# The API server omits a PV's empty `storageClassName` (omitempty); kmock keeps `""`. Only a
+# real server showed the applier must treat the two alike.
+def test_same_event_twice_creates_once_then_is_unchanged(
+    ec2: Any,
+    route: Callable[[dict[str, Any], str], None],
+    invoke: Callable[[dict[str, Any]], dict[str, Any]],
+    admin: KubeGateway,
+) -> None:
+    pv, claim = unique("e2e-pv"), unique("e2e-claim")
+    volume = create_volume(ec2, {"k8s-pv": pv, "k8s-pvc": claim})
+    event = cloudtrail_create(volume)
+    route(event, "CloudTrailCreateVolume")
+
+    first = only_outcome(invoke(event))
+    assert first["result"] == "registered", first
+    assert wait_phase(admin, "PersistentVolumeClaim", claim, "default") == "Bound"
+    versions = (
+        admin.get("PersistentVolume", pv)["metadata"]["resourceVersion"],
+        admin.get("PersistentVolumeClaim", claim, "default")["metadata"]["resourceVersion"],
+    )
+
+    second = only_outcome(invoke(event))
+
+    assert second["result"] == "unchanged", second
+    assert second["objects"] == [f"unchanged pv/{pv}", f"unchanged pvc/default/{claim}"]
+    assert versions == (
+        admin.get("PersistentVolume", pv)["metadata"]["resourceVersion"],
+        admin.get("PersistentVolumeClaim", claim, "default")["metadata"]["resourceVersion"],
+    )
+    assert second["detail"] == volume_tags(ec2, volume["VolumeId"])[STATUS]
+
+
+def settled(admin: KubeGateway, name: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 15
+    while True:
+        pv = admin.get("PersistentVolume", name)
+        if (pv.get("status") or {}).get("phase") == "Available" or time.monotonic() > deadline:
+            return pv
+        time.sleep(0.1)
+
+
+def test_conflicting_pv_is_reported_and_left_untouched(
+    ec2: Any,
+    route: Callable[[dict[str, Any], str], None],
+    invoke: Callable[[dict[str, Any]], dict[str, Any]],
+    admin: KubeGateway,
+    control_plane: ControlPlane,
+) -> None:
+    pv, claim = unique("e2e-taken"), unique("e2e-claim")
+    foreign = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {"name": pv, "labels": {"team": "someone-else"}},
+        "spec": {
+            "capacity": {"storage": "5Gi"},
+            "accessModes": ["ReadWriteOnce"],
+            "persistentVolumeReclaimPolicy": "Retain",
+            "storageClassName": "manual",
+            "csi": {"driver": "ebs.csi.aws.com", "volumeHandle": "vol-0fedcba9876543210"},
+        },
+    }
+    admin.create(foreign)
+    before = settled(admin, pv)  # the binder marks it Available first: that write is not ours
+    volume = create_volume(ec2, {"k8s-pv": pv, "k8s-pvc": claim})
+    event = cloudtrail_create(volume)
+    route(event, "CloudTrailCreateVolume")
+
+    outcome = only_outcome(invoke(event))
+
+    assert outcome["result"] == "conflict", outcome
+    assert "not managed by ebs-pv-registrar" in outcome["detail"]
+    after = admin.get("PersistentVolume", pv)
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+    assert after["spec"]["csi"]["volumeHandle"] == "vol-0fedcba9876543210"
+    assert after["metadata"]["labels"] == {"team": "someone-else"}
+    assert absent(admin, "PersistentVolumeClaim", claim, "default")
+    assert volume_tags(ec2, volume["VolumeId"])[STATUS].startswith("error: conflict: pv/")
+    events = kubectl(
+        control_plane, "get", "events", "-A", "-o", "json",
+        f"--field-selector=involvedObject.name={pv},reason=RegistrationConflict",
+    )
+    assert events.returncode == 0, events.stderr
+    assert [e["type"] for e in json.loads(events.stdout)["items"]] == ["Warning"]
+
+
+def test_claim_in_a_denied_namespace_is_refused(
+    ec2: Any,
+    route: Callable[[dict[str, Any], str], None],
+    invoke: Callable[[dict[str, Any]], dict[str, Any]],
+    admin: KubeGateway,
+) -> None:
+    pv, claim = unique("e2e-pv"), unique("e2e-claim")
+    volume = create_volume(ec2, {"k8s-pv": pv, "k8s-pvc": f"kube-system/{claim}"})
+    event = cloudtrail_create(volume)
+    route(event, "CloudTrailCreateVolume")
+
+    outcome = only_outcome(invoke(event))
+
+    assert outcome["result"] == "invalid", outcome
+    assert outcome["detail"].startswith("k8s-pvc: ")
+    assert absent(admin, "PersistentVolume", pv)
+    assert absent(admin, "PersistentVolumeClaim", claim, "kube-system")
+    assert volume_tags(ec2, volume["VolumeId"])[STATUS] == f"error: {outcome['detail']}"
+
+
+def test_create_tags_on_an_existing_volume_registers_it(
+    ec2: Any,
+    route: Callable[[dict[str, Any], str], None],
+    invoke: Callable[[dict[str, Any]], dict[str, Any]],
+    admin: KubeGateway,
+    rule_patterns: dict[str, dict[str, Any]],
+    control_plane: ControlPlane,
+) -> None:
+    pv, claim = unique("e2e-tagged"), unique("e2e-claim")
+    volume = create_volume(ec2, {"Name": "data"})
+    volume_id = volume["VolumeId"]
+    # Created without k8s-pv: no rule invokes the function for it.
+    untagged = cloudtrail_create(volume)
+    assert not [lid for lid, p in rule_patterns.items() if matches(p, untagged)]
+
+    tags = {"k8s-pv": pv, "k8s-pvc": claim}
+    ec2.create_tags(Resources=[volume_id], Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+    event = ef.create_tags([volume_id], tags, region=REGION)
+    route(event, "CloudTrailTagsChanged")
+
+    outcome = only_outcome(invoke(event))
+
+    assert outcome["result"] == "registered", outcome
+    assert wait_phase(admin, "PersistentVolumeClaim", claim, "default") == "Bound"
+    assert admin.get("PersistentVolume", pv)["spec"]["csi"]["volumeHandle"] == volume_id
+    expected = f"registered {control_plane.cluster}/{pv} -> default/{claim}"
+    assert volume_tags(ec2, volume_id)[STATUS] == expected
