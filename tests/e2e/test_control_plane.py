@@ -13,11 +13,11 @@ import boto3
 import pytest
 from botocore.credentials import Credentials
 
+from devcluster.controlplane import ControlPlane
 from registrar.eks_token import get_token
 from registrar.errors import ForbiddenError, UnauthorizedError
 from registrar.kube import KubeGateway
 from registrar.models import Kind
-from tests.controlplane.fixture import ControlPlane
 from tests.e2e.conftest import kubectl
 
 REGION = "us-east-1"

@@ -10,8 +10,7 @@ import boto3
 import pytest
 from botocore.credentials import Credentials
 
-from registrar.eks_token import get_token
-from tests.controlplane.eks_authn import (
+from devcluster.eks_authn import (
     AccessEntries,
     EksAuthenticator,
     StsStandIn,
@@ -19,6 +18,7 @@ from tests.controlplane.eks_authn import (
     canonical_arn,
     verify,
 )
+from registrar.eks_token import get_token
 
 NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
 CREDS = Credentials("AKIDEXAMPLE", "secret")

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from devcluster.eventbridge import matches
 from tests.conftest import LOCAL_EVENTS, load_event, shared_event_names
 from tests.stack.conftest import Synth
-from tests.stack.eventbridge import matches
 from tests.stack.test_stack_rules import rules
 
 # Which rule each sample must invoke; None: no rule may match.

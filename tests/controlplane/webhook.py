@@ -1,5 +1,0 @@
-"""Moved to devcluster.webhook; kept as an alias."""
-
-from devcluster.webhook import Review, TokenReviewServer
-
-__all__ = ["Review", "TokenReviewServer"]
