@@ -72,6 +72,7 @@ KEEP = {
     "ec2": ["DescribeVolumes", "CreateTags"],
     "eks": ["DescribeCluster"],
     "sts": ["AssumeRole", "GetCallerIdentity"],
+    "cloudtrail": ["LookupEvents"],
     "xray": None,
 }
 data = os.path.join(out, "botocore", "data")

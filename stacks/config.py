@@ -20,6 +20,8 @@ DEFAULTS: dict[str, Any] = {
     "unregisterOnUntag": False,
     "kubeQps": 5,
     "kubeBurst": 10,
+    "allowedPrincipals": "",
+    "unverifiedEvents": "refuse",
     "reconcileSchedule": "rate(1 hour)",
     "reservedConcurrency": 5,
     "logRetentionDays": 30,
@@ -35,6 +37,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 CSI_IDENTITIES = ("pod-identity", "irsa")
+UNVERIFIED_EVENTS = ("refuse", "cloudtrail")
 CSI_POLICIES = {
     "v2": "AmazonEBSCSIDriverPolicyV2",
     "classic": "service-role/AmazonEBSCSIDriverPolicy",
@@ -68,6 +71,8 @@ class RegistrarConfig:
     unregister_on_untag: bool
     kube_qps: float
     kube_burst: int
+    allowed_principals: str
+    unverified_events: str
     reconcile_schedule: str
     reserved_concurrency: int
     log_retention_days: int
@@ -97,6 +102,9 @@ class RegistrarConfig:
         policy = str(get("csiDriverPolicy"))
         if policy not in CSI_POLICIES:
             raise ConfigError(f"csiDriverPolicy must be one of {tuple(CSI_POLICIES)}")
+        unverified = str(get("unverifiedEvents"))
+        if unverified not in UNVERIFIED_EVENTS:
+            raise ConfigError(f"unverifiedEvents must be one of {UNVERIFIED_EVENTS}")
         install_csi = _bool(get("installCsiDriver"))
         oidc = str(get("oidcProviderArn")).strip()
         if install_csi and identity == "irsa" and not oidc:
@@ -115,6 +123,8 @@ class RegistrarConfig:
             unregister_on_untag=_bool(get("unregisterOnUntag")),
             kube_qps=float(get("kubeQps")),
             kube_burst=int(get("kubeBurst")),
+            allowed_principals=str(get("allowedPrincipals")).strip(),
+            unverified_events=unverified,
             reconcile_schedule=str(get("reconcileSchedule")),
             reserved_concurrency=int(get("reservedConcurrency")),
             log_retention_days=int(get("logRetentionDays")),
@@ -143,4 +153,6 @@ class RegistrarConfig:
             "REGISTRAR_UNREGISTER_ON_UNTAG": str(self.unregister_on_untag).lower(),
             "REGISTRAR_KUBE_QPS": f"{self.kube_qps:g}",
             "REGISTRAR_KUBE_BURST": str(self.kube_burst),
+            "REGISTRAR_ALLOWED_PRINCIPALS": self.allowed_principals,
+            "REGISTRAR_UNVERIFIED_EVENTS": self.unverified_events,
         }

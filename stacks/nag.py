@@ -26,8 +26,9 @@ def acknowledgements(stack: RegistrarStack) -> list[tuple[IConstruct, str, str]]
         (
             stack.registrar.role,
             "AwsSolutions-IAM5[Resource::*]",
-            "ec2:DescribeVolumes and the X-Ray trace writes (xray:PutTraceSegments, "
-            "xray:PutTelemetryRecords) support no resource-level permissions.",
+            "ec2:DescribeVolumes, the X-Ray trace writes (xray:PutTraceSegments, "
+            "xray:PutTelemetryRecords) and cloudtrail:LookupEvents (only with "
+            "unverifiedEvents=cloudtrail) support no resource-level permissions.",
         ),
         (
             stack.registrar.role,

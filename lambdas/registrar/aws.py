@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
@@ -28,6 +30,7 @@ from registrar.errors import (
     RegistrarError,
     TransientError,
 )
+from registrar.events import TagsSet, VolumeCreated, parse_event
 from registrar.models import ClusterInfo, VolumeFacts
 
 # Adaptive retries absorb EC2 throttling; timeouts keep a stuck call from eating the Lambda.
@@ -220,3 +223,34 @@ def assume_role_credentials(
     )
     creds = response["Credentials"]
     return Credentials(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+
+
+class CloudTrailIdentities:
+    """Who set a volume's `k8s-pv` tag, from CloudTrail's record (LookupEvents, last 90 days).
+
+    For events that name no caller, when REGISTRAR_UNVERIFIED_EVENTS=cloudtrail."""
+
+    def __init__(self, region: str, session: botocore.session.Session | None = None) -> None:
+        self._region = region
+        self._trail = _client("cloudtrail", region, session)
+
+    def who_tagged(self, volume_id: str) -> tuple[str, ...]:
+        lookup = {"AttributeKey": "ResourceName", "AttributeValue": volume_id}
+        response = call_aws(
+            f"LookupEvents {volume_id}",
+            partial(self._trail.lookup_events, LookupAttributes=[lookup], MaxResults=50),
+        )
+        for found in response.get("Events", []):  # newest first
+            if found.get("EventName") not in ("CreateTags", "CreateVolume"):
+                continue
+            record = {
+                "detail-type": "AWS API Call via CloudTrail",
+                "source": "aws.ec2",
+                "region": self._region,
+                "detail": json.loads(found.get("CloudTrailEvent") or "{}"),
+            }
+            with contextlib.suppress(InvalidInputError):
+                parsed = parse_event(record)
+                if isinstance(parsed, (VolumeCreated, TagsSet)) and t.PV_TAG in parsed.tags:
+                    return parsed.principals
+        return ()

@@ -130,11 +130,12 @@ def run_register(args: argparse.Namespace) -> int:
 
 def run_reconcile(args: argparse.Namespace) -> int:
     from registrar.reconcile import Reconciler  # noqa: PLC0415 - see run_register
-    from registrar.wiring import build_gateways  # noqa: PLC0415
+    from registrar.wiring import build_gateways, build_identities  # noqa: PLC0415
 
     settings = Settings.from_env()
-    volumes, clusters = build_gateways(args.region or _default_region())
-    reconciler = Reconciler(settings, volumes, clusters)
+    region = args.region or _default_region()
+    volumes, clusters = build_gateways(region, settings)
+    reconciler = Reconciler(settings, volumes, clusters, build_identities(settings, region))
     rows = []
     for cluster in _clusters(args, settings):
         rows += reconciler.sweep(cluster, dry_run=args.dry_run, progress=progress_bar)
@@ -146,7 +147,7 @@ def run_status(args: argparse.Namespace) -> int:
     from registrar.wiring import build_gateways  # noqa: PLC0415 - see run_register
 
     settings = Settings.from_env()
-    volumes, clusters = build_gateways(args.region or _default_region())
+    volumes, clusters = build_gateways(args.region or _default_region(), settings)
     tagged = list(progress_bar(volumes.tagged_volumes(), "tagged volumes"))
     found = []
     for cluster in _clusters(args, settings):

@@ -24,7 +24,7 @@ class VolumeCreated:
     volume_id: str
     tags: Mapping[str, str]
     facts: VolumeFacts | None
-    principal_arn: str | None = None
+    principals: tuple[str, ...] = ()  # the caller's ARN, and its role's for an assumed role
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class TagsSet:
     region: str
     volume_ids: tuple[str, ...]
     tags: Mapping[str, str]
-    principal_arn: str | None = None
+    principals: tuple[str, ...] = ()  # the caller's ARN, and its role's for an assumed role
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class TagsRemoved:
     region: str
     volume_ids: tuple[str, ...]
     keys: frozenset[str]
-    principal_arn: str | None = None
+    principals: tuple[str, ...] = ()  # the caller's ARN, and its role's for an assumed role
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ def _cloudtrail(region: str, detail: Mapping[str, Any]) -> VolumeEvent | Ignored
 
 
 def _create_volume(
-    region: str, params: Mapping[str, Any], detail: Mapping[str, Any], principal: str | None
+    region: str, params: Mapping[str, Any], detail: Mapping[str, Any], principal: tuple[str, ...]
 ) -> VolumeCreated | Ignored:
     response = _mapping(detail, "responseElements", "detail.responseElements")
     volume_id = _volume_id(response.get("volumeId"), "detail.responseElements.volumeId")
@@ -175,7 +175,7 @@ def _complete_facts(
 
 
 def _tags_call(
-    name: str, region: str, params: Mapping[str, Any], principal: str | None
+    name: str, region: str, params: Mapping[str, Any], principal: tuple[str, ...]
 ) -> TagsSet | TagsRemoved | Ignored:
     resources_path = "detail.requestParameters.resourcesSet"
     resources = _items(_mapping(params, "resourcesSet", resources_path), resources_path)
@@ -227,10 +227,15 @@ def _tag_change(
     return TagSnapshot(region, _volume_from_resources(resources), dict(tags), frozenset(changed))
 
 
-def _principal(detail: Mapping[str, Any]) -> str | None:
+def _principal(detail: Mapping[str, Any]) -> tuple[str, ...]:
+    """Who made the call: userIdentity.arn and, for an assumed role, the role's own ARN."""
     identity = detail.get("userIdentity")
-    arn = identity.get("arn") if isinstance(identity, Mapping) else None
-    return arn if isinstance(arn, str) else None
+    if not isinstance(identity, Mapping):
+        return ()
+    context = identity.get("sessionContext")
+    issuer = context.get("sessionIssuer") if isinstance(context, Mapping) else None
+    arns = [identity.get("arn"), issuer.get("arn") if isinstance(issuer, Mapping) else None]
+    return tuple(arn for arn in arns if isinstance(arn, str) and arn)
 
 
 def _volume_from_resources(resources: object) -> str:

@@ -30,6 +30,12 @@ class VolumeTagger(Protocol):
         ...
 
 
+class IdentityLookup(Protocol):
+    def who_tagged(self, volume_id: str) -> tuple[str, ...]:
+        """The ARNs of whoever last set the volume's `k8s-pv` tag; () when unknown."""
+        ...
+
+
 class ClusterDirectory(Protocol):
     def describe_cluster(self, name: str) -> ClusterInfo:
         """DescribeCluster: the endpoint and CA of an EKS cluster."""

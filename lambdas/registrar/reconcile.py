@@ -11,8 +11,14 @@ from registrar import tags as t
 from registrar.applier import ObjectKey, apply_plan, key_of
 from registrar.lifecycle import UNTAGGED, VOLUME_DELETED, settle_orphan
 from registrar.models import Manifest
-from registrar.planner import unmanaged_status
-from registrar.ports import ClusterConnector, KubePort, VolumeLister, VolumeTagger
+from registrar.planner import error_status, unmanaged_status
+from registrar.ports import (
+    ClusterConnector,
+    IdentityLookup,
+    KubePort,
+    VolumeLister,
+    VolumeTagger,
+)
 from registrar.settings import Settings
 from registrar.sweep import WRITES, Row, plan_sweep
 
@@ -37,11 +43,16 @@ class SweepVolumes(VolumeLister, VolumeTagger, Protocol):
 
 class Reconciler:
     def __init__(
-        self, settings: Settings, volumes: SweepVolumes, clusters: ClusterConnector
+        self,
+        settings: Settings,
+        volumes: SweepVolumes,
+        clusters: ClusterConnector,
+        identities: IdentityLookup | None = None,
     ) -> None:
         self._settings = settings
         self._volumes = volumes
         self._clusters = clusters
+        self._identities = identities
 
     def sweep(
         self, cluster: str, *, dry_run: bool = False, progress: Progress = no_progress
@@ -74,6 +85,8 @@ class Reconciler:
 
     def _carry_out(self, row: Row, kube: KubePort, known: dict[ObjectKey, Manifest]) -> Row:
         if row.action == "create" and row.plan is not None:
+            if not self._verified(row, known):
+                return self._unverified(row)
             result = apply_plan(row.plan, kube, known)
             conflict = result.conflict
             if conflict is not None:
@@ -90,3 +103,19 @@ class Reconciler:
         if row.status is not None:
             self._volumes.write_status(row.volume_id, row.status)
         return row
+
+    def _verified(self, row: Row, known: dict[ObjectKey, Manifest]) -> bool:
+        """A sweep names no caller: with an allow-list, a volume new to this cluster (no PV of
+        ours yet) registers only when CloudTrail shows an allowed principal tagged it."""
+        if not self._settings.allowed_principals or ("PersistentVolume", None, row.pv) in known:
+            return True
+        if self._identities is None:
+            return False
+        return self._settings.principal_allowed(self._identities.who_tagged(row.volume_id))
+
+    def _unverified(self, row: Row) -> Row:
+        if self._identities is None:
+            return replace(row, action="unverified", detail="no caller to check (refuse)")
+        status = error_status("principal: the volume was not tagged by an allowed principal")
+        self._volumes.write_status(row.volume_id, status)
+        return replace(row, action="invalid", detail=status)

@@ -30,9 +30,16 @@ from registrar.planner import (
     error_status,
     plan_volume,
     registered_status,
+    show,
     unmanaged_status,
 )
-from registrar.ports import ClusterConnector, VolumeLister, VolumeReader, VolumeTagger
+from registrar.ports import (
+    ClusterConnector,
+    IdentityLookup,
+    VolumeLister,
+    VolumeReader,
+    VolumeTagger,
+)
 from registrar.reconcile import Reconciler
 from registrar.settings import Settings
 
@@ -133,10 +140,17 @@ def plan_event(
 class Registrar:
     """Registers volumes into clusters through the ports it is given."""
 
-    def __init__(self, settings: Settings, volumes: Volumes, clusters: ClusterConnector) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        volumes: Volumes,
+        clusters: ClusterConnector,
+        identities: IdentityLookup | None = None,
+    ) -> None:
         self._settings = settings
         self._volumes = volumes
         self._clusters = clusters
+        self._identities = identities  # CloudTrail's record, for events that name no caller
 
     def handle(self, event: VolumeEvent | Ignored, cluster: str | None = None) -> list[Outcome]:
         """Every volume of the event is tried; the first error is raised at the end."""
@@ -147,16 +161,38 @@ class Registrar:
             return _each([(event.volume_id, partial(self._release, event.volume_id, True))])
         untagged = _untagged(event)
         if untagged:
+            if isinstance(event, TagsRemoved) and not self._settings.principal_allowed(
+                event.principals
+            ):
+                reason = f"{_caller(event.principals)} may not unregister volumes"
+                return [Outcome(v, "ignored", reason) for v in untagged]
             return _each([(v, partial(self._untag, v)) for v in untagged])
         planned = plan_event(event, self._volumes, self._settings, cluster)
-        return _each((_volume_of(p), partial(self._settle, p)) for p in planned)
+        return _each((_volume_of(p), partial(self._settle_verified, event, p)) for p in planned)
 
     def reconcile(self, cluster: str) -> Outcome:
-        rows = Reconciler(self._settings, self._volumes, self._clusters).sweep(cluster)
+        reconciler = Reconciler(self._settings, self._volumes, self._clusters, self._identities)
+        rows = reconciler.sweep(cluster)
         counts = dict(Counter(str(row.action) for row in rows))
         summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "empty"
         log.info("reconciled", extra={"cluster": cluster, "rows": len(rows), **counts})
         return Outcome(None, "reconciled", f"{cluster}: {summary}")
+
+    def _settle_verified(self, event: VolumeEvent | Ignored, planned: Planned) -> Outcome:
+        """With REGISTRAR_ALLOWED_PRINCIPALS, only an allowed caller's tagging registers."""
+        if isinstance(planned, Ready) and self._settings.allowed_principals:
+            volume_id = planned.facts.volume_id
+            principals = event.principals if isinstance(event, VolumeCreated | TagsSet) else None
+            if principals is None:  # an EBS notification or a Tag Change names no caller
+                if self._identities is None:
+                    why = "the event names no caller; the CloudTrail event of the tagging decides"
+                    log.info("unverified", extra={"volume_id": volume_id, "reason": why})
+                    return Outcome(volume_id, "ignored", why)
+                principals = self._identities.who_tagged(volume_id)
+            if not self._settings.principal_allowed(principals):
+                error = InvalidInputError("principal", f"{_caller(principals)} may not register")
+                return self._reject(planned.facts, error)
+        return self._settle(planned)
 
     def _untag(self, volume_id: str) -> Outcome:
         """Events come out of order: only a volume still without `k8s-pv` is released."""
@@ -248,6 +284,10 @@ def _untagged(event: VolumeEvent | Ignored) -> tuple[str, ...]:
     if isinstance(event, TagSnapshot) and t.PV_TAG in event.removed_keys:
         return (event.volume_id,)
     return ()
+
+
+def _caller(principals: tuple[str, ...]) -> str:
+    return show(principals[0], limit=160) if principals else "an unknown caller"
 
 
 def _volume_of(planned: Planned) -> str | None:

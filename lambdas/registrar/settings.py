@@ -5,14 +5,23 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 
 from registrar.errors import InvalidInputError
 
+UNVERIFIED_EVENTS = ("refuse", "cloudtrail")
 DEFAULT_DENIED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
 
 
 def _csv(value: str | None) -> tuple[str, ...]:
     return tuple(item.strip() for item in (value or "").split(",") if item.strip())
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
+    value = env.get(name, "").strip() or allowed[0]
+    if value not in allowed:
+        raise InvalidInputError(name, f"must be one of {', '.join(allowed)}")
+    return value
 
 
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -55,6 +64,11 @@ class Settings:
     # defaults: the fleet's ceiling is reserved concurrency x qps (+ burst).
     kube_qps: float = 5.0
     kube_burst: int = 10
+    # ARN patterns (fnmatch) of who may register volumes; empty = whoever may tag them.
+    allowed_principals: tuple[str, ...] = ()
+    # With allowed principals, an event that names no caller (EBS notification, Tag Change,
+    # a sweep's new volume) is refused, or checked against CloudTrail's record of the tagging.
+    unverified_events: str = "refuse"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -80,12 +94,20 @@ class Settings:
             unregister_on_untag=_flag(env, "REGISTRAR_UNREGISTER_ON_UNTAG", False),
             kube_qps=_positive(env, "REGISTRAR_KUBE_QPS", 5.0, integer=False),
             kube_burst=int(_positive(env, "REGISTRAR_KUBE_BURST", 10, integer=True)),
+            allowed_principals=_csv(env.get("REGISTRAR_ALLOWED_PRINCIPALS")),
+            unverified_events=_choice(env, "REGISTRAR_UNVERIFIED_EVENTS", UNVERIFIED_EVENTS),
         )
 
     def namespace_allowed(self, namespace: str) -> bool:
         if namespace in self.denied_namespaces:
             return False
         return "*" in self.allowed_namespaces or namespace in self.allowed_namespaces
+
+    def principal_allowed(self, principals: tuple[str, ...]) -> bool:
+        """No allow-list lets anyone through; otherwise one of the caller's ARNs must match."""
+        if not self.allowed_principals:
+            return True
+        return any(fnmatchcase(arn, p) for arn in principals for p in self.allowed_principals)
 
     @property
     def clusters(self) -> tuple[str, ...]:

@@ -16,7 +16,15 @@ from registrar.planner import Plan, error_status, plan_volume, registered_status
 from registrar.settings import Settings
 
 RowAction = Literal[
-    "in-sync", "create", "status", "drift", "conflict", "invalid", "orphan", "unmanaged"
+    "in-sync",
+    "create",
+    "status",
+    "drift",
+    "conflict",
+    "invalid",
+    "orphan",
+    "unmanaged",
+    "unverified",
 ]
 # What a row asks of the executor; the others are only reported.
 WRITES: frozenset[RowAction] = frozenset({"create", "status", "invalid", "orphan"})

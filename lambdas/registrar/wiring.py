@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from registrar.aws import Ec2Volumes
+from registrar.aws import CloudTrailIdentities, Ec2Volumes
 from registrar.eks import EksConnector
 from registrar.kube import RateLimit
 from registrar.service import Registrar
@@ -19,5 +19,13 @@ def build_gateways(
     return Ec2Volumes(region), EksConnector(region, rate_limit=rate_limit)
 
 
+def build_identities(settings: Settings, region: str) -> CloudTrailIdentities | None:
+    """CloudTrail lookups only when an allow-list is set and unverified events ask for them."""
+    if settings.allowed_principals and settings.unverified_events == "cloudtrail":
+        return CloudTrailIdentities(region)
+    return None
+
+
 def build_registrar(settings: Settings, region: str) -> Registrar:
-    return Registrar(settings, *build_gateways(region, settings))
+    identities = build_identities(settings, region)
+    return Registrar(settings, *build_gateways(region, settings), identities)

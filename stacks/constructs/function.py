@@ -81,6 +81,14 @@ class RegistrarFunction(Construct):
                 },
             )
         )
+        if config.allowed_principals and config.unverified_events == "cloudtrail":
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="LookUpWhoTagged",
+                    actions=["cloudtrail:LookupEvents"],
+                    resources=["*"],  # LookupEvents has no resource-level permissions
+                )
+            )
         if config.allowed_clusters:
             self.role.add_to_policy(
                 iam.PolicyStatement(

@@ -18,7 +18,7 @@ def wired(monkeypatch: pytest.MonkeyPatch, moto_endpoint: str, ec2: Any, kube: K
         ec2.delete_volume(VolumeId=volume["VolumeId"])
     monkeypatch.setenv("REGISTRAR_DEFAULT_CLUSTER", "prod")
     gateways = (Ec2Volumes("us-east-1"), OneCluster(kube))
-    monkeypatch.setattr(wiring, "build_gateways", lambda region: gateways)
+    monkeypatch.setattr(wiring, "build_gateways", lambda region, settings=None: gateways)
 
 
 def tagged(ec2: Any, name: str) -> str:
@@ -52,6 +52,6 @@ def test_reconcile_without_any_cluster_is_a_clean_error(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delenv("REGISTRAR_DEFAULT_CLUSTER", raising=False)
-    monkeypatch.setattr(wiring, "build_gateways", lambda region: (None, None))
+    monkeypatch.setattr(wiring, "build_gateways", lambda region, settings=None: (None, None))
     assert cli.main(["reconcile"]) == 2
     assert capsys.readouterr().err == "error: --cluster: required when no cluster is configured\n"

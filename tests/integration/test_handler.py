@@ -50,6 +50,7 @@ def output(
     monkeypatch.setattr(handler, "registrar", lambda: registrar)
     logs = io.StringIO()
     monkeypatch.setattr(handler.logger.registered_handler, "stream", logs)
+    handler.metrics.clear_metrics()  # other tests call handle() without the flushing decorator
     return Output(logs, capsys)
 
 

@@ -43,6 +43,8 @@ def test_environment_defaults(minimal: Synth) -> None:
                     "REGISTRAR_UNREGISTER_ON_UNTAG": "false",
                     "REGISTRAR_KUBE_QPS": "5",
                     "REGISTRAR_KUBE_BURST": "10",
+                    "REGISTRAR_ALLOWED_PRINCIPALS": "",
+                    "REGISTRAR_UNVERIFIED_EVENTS": "refuse",
                     "POWERTOOLS_SERVICE_NAME": "ebs-pv-registrar",
                     "POWERTOOLS_METRICS_NAMESPACE": "EbsPvRegistrar",
                 }

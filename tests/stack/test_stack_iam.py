@@ -131,3 +131,16 @@ def test_no_wildcard_action_anywhere(variant: str, request: pytest.FixtureReques
     for statement in statements:
         if statement["Effect"] == "Deny":
             assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_cloudtrail_lookup_only_when_unverified_events_ask_for_it(
+    synth: Callable[..., Synth], minimal: Synth
+) -> None:
+    assert not [s for s in registrar_statements(minimal) if s.get("Sid") == "LookUpWhoTagged"]
+    result = synth(
+        clusterName="prod",
+        allowedPrincipals="arn:aws:iam::111122223333:role/StorageAdmins",
+        unverifiedEvents="cloudtrail",
+    )
+    statement = by_sid(result, "LookUpWhoTagged")
+    assert (statement["Action"], statement["Resource"]) == ("cloudtrail:LookupEvents", "*")

@@ -47,7 +47,10 @@ def test_create_volume_record_is_complete() -> None:
     assert isinstance(parsed, VolumeCreated)
     assert parsed.volume_id == "vol-0a1b2c3d4e5f60718"
     assert parsed.tags["k8s-pvc"] == "shop/orders-db-data"
-    assert parsed.principal_arn == "arn:aws:sts::111122223333:assumed-role/PlatformAdmin/jdoe"
+    assert parsed.principals == (
+        "arn:aws:sts::111122223333:assumed-role/PlatformAdmin/jdoe",
+        "arn:aws:iam::111122223333:role/PlatformAdmin",
+    )
     assert parsed.facts is not None
     assert (parsed.facts.size_gib, parsed.facts.availability_zone) == (50, "us-east-1b")
     assert parsed.facts.volume_type == "gp3" and parsed.facts.multi_attach is False

@@ -1,0 +1,162 @@
+"""REGISTRAR_ALLOWED_PRINCIPALS: only allowed callers' tagging registers, checked before writes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from registrar.aws import CloudTrailIdentities, Ec2Volumes
+from registrar.errors import NotFoundError
+from registrar.events import parse_event
+from registrar.kube import KubeGateway
+from registrar.reconcile import Reconciler
+from registrar.service import Registrar
+from registrar.settings import Settings
+from tests import eventfactory as ef
+from tests.helpers import OneCluster
+
+ADMIN = "arn:aws:iam::111122223333:role/PlatformAdmin"  # the samples' session issuer
+SETTINGS = Settings(
+    default_cluster="prod",
+    allowed_clusters=("prod",),
+    allowed_principals=("arn:aws:iam::111122223333:role/PlatformAdmin",),
+)
+OTHER = dict(SETTINGS.__dict__, allowed_principals=("arn:aws:iam::*:role/StorageTeam",))
+
+
+class CloudTrailRecord:
+    """Answers CloudTrail LookupEvents (which moto lacks) with the records it is given."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, list[dict[str, Any]]] = {}
+        records = self.records
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                volume_id = request["LookupAttributes"][0]["AttributeValue"]
+                events = [
+                    {"EventName": r["eventName"], "CloudTrailEvent": json.dumps(r)}
+                    for r in reversed(records.get(volume_id, []))
+                ]
+                body = json.dumps({"Events": events}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-amz-json-1.1")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def trail(monkeypatch: pytest.MonkeyPatch, moto_endpoint: str) -> Iterator[CloudTrailRecord]:
+    record = CloudTrailRecord()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDTRAIL", record.url)
+    yield record
+    record.close()
+
+
+def new_volume(ec2: Any, **tags: str) -> str:
+    spec = [{"ResourceType": "volume", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}]
+    created = ec2.create_volume(AvailabilityZone="us-east-1a", Size=2, TagSpecifications=spec)
+    return str(created["VolumeId"])
+
+
+def registrar(kube: KubeGateway, settings: Settings = SETTINGS, trail: bool = False) -> Registrar:
+    identities = CloudTrailIdentities("us-east-1") if trail else None
+    return Registrar(settings, Ec2Volumes("us-east-1"), OneCluster(kube), identities)
+
+
+def status(volume_id: str) -> str | None:
+    return Ec2Volumes("us-east-1").describe_volume(volume_id).tags.get("k8s-pv-status")
+
+
+def test_an_allowed_role_registers(moto_endpoint: str, ec2: Any, kube: KubeGateway) -> None:
+    volume_id = new_volume(ec2, **{"k8s-pv": "allowed"})
+    event = parse_event(ef.create_volume(volume_id, {"k8s-pv": "allowed"}))
+    assert [o.result for o in registrar(kube).handle(event)] == ["registered"]
+
+
+def test_anyone_else_is_refused_before_any_write(
+    moto_endpoint: str, ec2: Any, kube: KubeGateway
+) -> None:
+    volume_id = new_volume(ec2, **{"k8s-pv": "stolen", "k8s-pvc": "finance/ledger"})
+    event = parse_event(ef.create_tags([volume_id], {"k8s-pv": "stolen"}))
+    refusing = registrar(kube, Settings(**OTHER))
+    outcome = refusing.handle(event)[0]
+    assert outcome.result == "invalid"
+    assert status(volume_id) == (
+        "error: principal: 'arn:aws:sts::111122223333:assumed-role/PlatformAdmin/jdoe' "
+        "may not register"
+    )
+    with pytest.raises(NotFoundError):
+        kube.get("PersistentVolume", "stolen")
+
+
+def test_a_refused_caller_cannot_unregister(
+    moto_endpoint: str, ec2: Any, kube: KubeGateway
+) -> None:
+    volume_id = new_volume(ec2, **{"k8s-pv": "kept-safe"})
+    registrar(kube).register(volume_id)
+    ec2.delete_tags(Resources=[volume_id], Tags=[{"Key": "k8s-pv"}])
+    event = parse_event(ef.delete_tags([volume_id], ["k8s-pv"]))
+    outcome = registrar(kube, Settings(**OTHER)).handle(event)[0]
+    assert (outcome.result, outcome.objects) == ("ignored", ())
+    annotations = kube.get("PersistentVolume", "kept-safe")["metadata"]["annotations"]
+    assert "ebs-pv-registrar/unmanaged" not in annotations
+
+
+def test_events_without_a_caller_wait_for_the_cloudtrail_event(
+    moto_endpoint: str, ec2: Any, kube: KubeGateway
+) -> None:
+    volume_id = new_volume(ec2, **{"k8s-pv": "no-caller"})
+    outcome = registrar(kube).handle(parse_event(ef.ebs_notification(volume_id)))[0]
+    assert outcome.result == "ignored" and "names no caller" in outcome.detail
+    assert status(volume_id) is None
+
+
+@pytest.mark.parametrize(("tagger", "result"), [(ADMIN, "registered"), (None, "invalid")])
+def test_cloudtrail_tells_who_tagged(
+    trail: CloudTrailRecord, ec2: Any, kube: KubeGateway, tagger: str | None, result: str
+) -> None:
+    volume_id = new_volume(ec2, **{"k8s-pv": f"looked-up-{result}"})
+    record = ef.create_tags([volume_id], {"k8s-pv": f"looked-up-{result}"})["detail"]
+    if tagger is None:
+        record["userIdentity"] = {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/eve"}
+    trail.records[volume_id] = [record]
+    settings = dataclasses.replace(SETTINGS, unverified_events="cloudtrail")
+    event = parse_event(ef.tag_change(volume_id, {"k8s-pv": "x"}, ["k8s-pv"]))
+    assert [o.result for o in registrar(kube, settings, trail=True).handle(event)] == [result]
+
+
+def test_a_sweep_repairs_known_volumes_but_does_not_register_unverified_ones(
+    moto_endpoint: str, ec2: Any, kube: KubeGateway
+) -> None:
+    for volume in ec2.describe_volumes()["Volumes"]:
+        ec2.delete_volume(VolumeId=volume["VolumeId"])
+    known = new_volume(ec2, **{"k8s-pv": "known"})
+    registrar(kube).register(known)
+    kube.delete("PersistentVolumeClaim", "known", "default")
+    stranger = new_volume(ec2, **{"k8s-pv": "stranger"})
+    rows = Reconciler(SETTINGS, Ec2Volumes("us-east-1"), OneCluster(kube)).sweep("prod")
+    actions = {row.volume_id: row.action for row in rows}
+    assert actions == {known: "create", stranger: "unverified"}
+    assert kube.get("PersistentVolumeClaim", "known", "default")
+    with pytest.raises(NotFoundError):
+        kube.get("PersistentVolume", "stranger")
