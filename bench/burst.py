@@ -23,10 +23,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from reconcile import REPO, PagingProxy, start_moto
+from reconcile import REPO, PagingProxy
 
 sys.path[:0] = [str(REPO), str(REPO / "lambdas")]
 
+from devcluster.motoserver import MotoServer  # noqa: E402
 from registrar.aws import Ec2Volumes  # noqa: E402
 from registrar.events import parse_event  # noqa: E402
 from registrar.kube import KubeGateway, RateLimit  # noqa: E402
@@ -61,7 +62,9 @@ def main() -> None:
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_EC2_METADATA_DISABLED": "true",
     })
     tls = make_tls(Path(tempfile.mkdtemp(prefix="bench-burst-")))
-    moto, moto_url = start_moto()
+    moto = MotoServer()
+    moto.start()
+    moto_url = moto.url
     proxy = PagingProxy(moto_url)
     server = PagingKmockThread(tls)
     assert server.emulator is not None
@@ -120,8 +123,7 @@ def main() -> None:
     finally:
         server.close()
         proxy.close()
-        moto.terminate()
-        moto.wait(timeout=10)
+        moto.stop()
 
     outcomes = [o for r in results if isinstance(r, list) for o in r]
     errors = [r for r in results if isinstance(r, Exception)] + [

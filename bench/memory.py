@@ -16,16 +16,14 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import _build
 
 sys.path[:0] = [str(_build.REPO), str(_build.REPO / "lambdas")]
 
+from devcluster.motoserver import MotoServer  # noqa: E402
 from tests import eventfactory as ef  # noqa: E402
-from tests.conftest import free_port  # noqa: E402
 from tests.kmockthread import KmockThread  # noqa: E402
 from tests.tlsapi import make_tls  # noqa: E402
 
@@ -65,24 +63,6 @@ print(json.dumps({
 """
 
 
-def start_moto() -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
-            return proc, url
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("moto did not start")
-
-
 def main() -> None:
     python = _build.bundling.target_python()
     asset, runtime = _build.asset(), _build.runtime_dir()
@@ -100,7 +80,9 @@ def main() -> None:
         "REGISTRAR_DEFAULT_CLUSTER": "prod",
         "POWERTOOLS_SERVICE_NAME": "ebs-pv-registrar",
     }
-    moto, moto_url = start_moto()
+    moto = MotoServer()
+    moto.start()
+    moto_url = moto.url
     os.environ.update({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")})
     import boto3  # noqa: PLC0415 - the parent only
 
@@ -132,8 +114,7 @@ def main() -> None:
                 rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
         finally:
             kube.close()
-            moto.terminate()
-            moto.wait(timeout=10)
+            moto.stop()
     for row in rows:
         outcome = row["result"]["outcomes"][0]
         assert outcome["result"] == "registered", outcome

@@ -46,14 +46,14 @@ def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def make_tls(folder: Path) -> LocalTls:
-    """A CA valid for a day and a certificate it signed for 127.0.0.1 and localhost."""
+def make_ca(common_name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A self-signed CA valid for a day."""
     now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_cert = (
         x509.CertificateBuilder()
-        .subject_name(_name("ebs-pv-registrar-devcluster-ca"))
-        .issuer_name(_name("ebs-pv-registrar-devcluster-ca"))
+        .subject_name(_name(common_name))
+        .issuer_name(_name(common_name))
         .public_key(ca_key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
@@ -78,6 +78,13 @@ def make_tls(folder: Path) -> LocalTls:
         )
         .sign(ca_key, hashes.SHA256())
     )
+    return ca_key, ca_cert
+
+
+def make_tls(folder: Path, ca_name: str = "ebs-pv-registrar-devcluster-ca") -> LocalTls:
+    """A CA and a certificate it signed for 127.0.0.1 and localhost, written to `folder`."""
+    ca_key, ca_cert = make_ca(ca_name)
+    now = dt.datetime.now(dt.UTC)
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
         x509.CertificateBuilder()

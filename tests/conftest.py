@@ -5,16 +5,13 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from devcluster.motoserver import MotoServer
 from registrar.kube import KubeGateway
 from tests.counting import CountingProxy
 from tests.kmockthread import KmockThread
@@ -47,27 +44,12 @@ def shared_event_names() -> list[str]:
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """A moto server over HTTP; AWS_ENDPOINT_URL points every boto3 client at it."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError("moto server did not start") from None
-            time.sleep(0.1)
+    server = MotoServer()
+    server.start()
     saved = {k: os.environ.get(k) for k in _AWS_ENV}
-    os.environ.update(_AWS_ENV | {"AWS_ENDPOINT_URL": url})
+    os.environ.update(_AWS_ENV | {"AWS_ENDPOINT_URL": server.url})
     try:
-        yield url
+        yield server.url
     finally:
         for key, value in saved.items():
             if value is None:
@@ -75,8 +57,7 @@ def moto_endpoint() -> Iterator[str]:
             else:
                 os.environ[key] = value
         os.environ.pop("AWS_ENDPOINT_URL", None)
-        proc.terminate()
-        proc.wait(timeout=10)
+        server.stop()
 
 
 _AWS_ENV = {

@@ -34,6 +34,9 @@ class PagingEmulator(kmock.KubernetesEmulator):  # type: ignore[misc]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.log: list[tuple[float, str]] = []  # (arrival, "METHOD /path")
+        # A LIST's first page snapshots the sorted result; `continue` pages read the snapshot,
+        # as a real API server serves them from one etcd revision (and in O(page)).
+        self._snapshots: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
         super().__init__(*args, **kwargs)
 
     async def _handle(self, request: Any) -> Any:
@@ -56,19 +59,23 @@ class PagingEmulator(kmock.KubernetesEmulator):  # type: ignore[misc]
     async def _serve_list(self, request: Any) -> dict[str, Any]:
         if request.resource not in self._get_resources():
             raise KubernetesResourceNotFoundError()
-        wanted = _selector(request.params.get("labelSelector", ""))
-        async with self._lock:
-            found = [
-                (namespace or "", name, obj.raw)
-                for (resource, namespace, name), obj in self.objects.items()
-                if resource == request.resource
-                and (request.namespace is None or namespace == request.namespace)
-                and not obj.deleted
-            ]
-        found.sort(key=lambda item: (item[0], item[1]))
-        items = [raw for _, _, raw in found if _matches(raw, wanted)]
-        limit = int(request.params.get("limit") or 0) or len(items)
+        selector = request.params.get("labelSelector", "")
+        key = (request.resource, request.namespace, selector)
         offset = int(request.params.get("continue") or 0)
+        items = self._snapshots.get(key) if offset else None
+        if items is None:
+            wanted = _selector(selector)
+            async with self._lock:
+                found = [
+                    (namespace or "", name, obj.raw)
+                    for (resource, namespace, name), obj in self.objects.items()
+                    if resource == request.resource
+                    and (request.namespace is None or namespace == request.namespace)
+                    and not obj.deleted
+                ]
+            found.sort(key=lambda item: (item[0], item[1]))
+            items = self._snapshots[key] = [raw for _, _, raw in found if _matches(raw, wanted)]
+        limit = int(request.params.get("limit") or 0) or len(items)
         metadata: dict[str, Any] = {"resourceVersion": "1"}
         if offset + limit < len(items):
             metadata["continue"] = str(offset + limit)

@@ -58,11 +58,16 @@ T = TypeVar("T")
 EXISTING_BATCH = 200  # values per DescribeVolumes filter
 
 
-def _client(service: str, region: str | None, session: botocore.session.Session | None) -> Any:
+def _client(
+    service: str,
+    region: str | None,
+    session: botocore.session.Session | None,
+    config: Config = CLIENT_CONFIG,
+) -> Any:
     """A botocore client from a fresh session (what boto3.client does), without boto3, whose
     import costs ~0.1 s (s3transfer) for nothing the registrar uses."""
     return (session or botocore.session.get_session()).create_client(
-        service, region_name=region, config=CLIENT_CONFIG
+        service, region_name=region, config=config
     )
 
 
@@ -98,8 +103,13 @@ def domain_error(what: str, error: ClientError) -> RegistrarError:
 class Ec2Volumes:
     """DescribeVolumes and the status tags, in one region. Implements VolumeReader/VolumeTagger."""
 
-    def __init__(self, region: str, session: botocore.session.Session | None = None) -> None:
-        self._ec2: Any = _client("ec2", region, session)
+    def __init__(
+        self,
+        region: str,
+        session: botocore.session.Session | None = None,
+        config: Config = CLIENT_CONFIG,
+    ) -> None:
+        self._ec2: Any = _client("ec2", region, session, config)
 
     def describe_volume(self, volume_id: str) -> VolumeFacts:
         response = call_aws(

@@ -68,12 +68,10 @@ def demo_command() -> list[str]:
 def test_demo_ends_with_a_bound_claim_and_leaves_nothing_behind(
     demo_env: dict[str, str],
 ) -> None:
-    started = time.monotonic()
     result = subprocess.run(
         demo_command(), cwd=REPO, env=demo_env, capture_output=True, text=True,
         timeout=TIMEOUT, check=False,
     )
-    took = time.monotonic() - started
 
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.rstrip().splitlines()
@@ -96,7 +94,6 @@ def test_demo_ends_with_a_bound_claim_and_leaves_nothing_behind(
     assert wait_gone(demo_env[MARK]) == []
     workdir = re.search(r"(/\S+registrar-demo-\w+) removed", out)
     assert workdir and not Path(workdir.group(1)).exists(), out
-    assert took < 60, f"the demo took {took:.0f}s"
 
 
 def test_interrupted_demo_stops_everything_it_started(demo_env: dict[str, str]) -> None:
