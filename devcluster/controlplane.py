@@ -148,18 +148,10 @@ class ControlPlane:
         self.startup_seconds = time.monotonic() - started
 
     def stop(self) -> None:
-        """SIGTERM the process group, SIGKILL it after STOP_TIMEOUT; then the webhook."""
+        """Stop the control plane's process group, then the webhook."""
         proc, self._proc = self._proc, None
         try:
-            if proc is not None and proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=STOP_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(timeout=STOP_TIMEOUT)
+            stop_group(proc)
         finally:
             self._webhook.close()
 
@@ -255,3 +247,17 @@ class ControlPlane:
                         f"control plane not ready after {START_TIMEOUT:.0f}s:\n{self.log_tail()}"
                     )
                 time.sleep(0.2)
+
+
+def stop_group(proc: subprocess.Popen[bytes] | None, timeout: float = STOP_TIMEOUT) -> None:
+    """SIGTERM a process started with start_new_session, SIGKILL its group after `timeout`."""
+    if proc is None or proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=timeout)

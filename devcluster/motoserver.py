@@ -3,15 +3,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import subprocess
 import sys
 import time
 import urllib.request
 
-from devcluster.controlplane import die_with_parent, free_port
+from devcluster.controlplane import die_with_parent, free_port, stop_group
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
@@ -54,13 +52,4 @@ class MotoServer:
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=STOP_TIMEOUT)
+        stop_group(proc, STOP_TIMEOUT)

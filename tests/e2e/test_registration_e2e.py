@@ -147,6 +147,16 @@ def cloudtrail_create(volume: dict[str, Any]) -> dict[str, Any]:
     )
 
 
+def created(
+    ec2: Any, route: Callable[[dict[str, Any], str], None], tags: dict[str, str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A volume created with `tags`, and its CreateVolume event, routed by the rules."""
+    volume = create_volume(ec2, tags)
+    event = cloudtrail_create(volume)
+    route(event, "CloudTrailCreateVolume")
+    return volume, event
+
+
 def volume_tags(ec2: Any, volume_id: str) -> dict[str, str]:
     volume = ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"][0]
     return {t["Key"]: t["Value"] for t in volume.get("Tags", [])}
@@ -217,9 +227,7 @@ def test_status_tag_is_written_back(
     control_plane: ControlPlane,
 ) -> None:
     pv, claim = unique("e2e-pv"), unique("e2e-claim")
-    volume = create_volume(ec2, {"k8s-pv": pv, "k8s-pvc": f"default/{claim}"})
-    event = cloudtrail_create(volume)
-    route(event, "CloudTrailCreateVolume")
+    volume, event = created(ec2, route, {"k8s-pv": pv, "k8s-pvc": f"default/{claim}"})
     assert STATUS not in volume_tags(ec2, volume["VolumeId"])
 
     outcome = only_outcome(invoke(event))
@@ -240,9 +248,7 @@ def test_same_event_twice_creates_once_then_is_unchanged(
     admin: KubeGateway,
 ) -> None:
     pv, claim = unique("e2e-pv"), unique("e2e-claim")
-    volume = create_volume(ec2, {"k8s-pv": pv, "k8s-pvc": claim})
-    event = cloudtrail_create(volume)
-    route(event, "CloudTrailCreateVolume")
+    volume, event = created(ec2, route, {"k8s-pv": pv, "k8s-pvc": claim})
 
     first = only_outcome(invoke(event))
     assert first["result"] == "registered", first
@@ -294,9 +300,7 @@ def test_conflicting_pv_is_reported_and_left_untouched(
     }
     admin.create(foreign)
     before = settled(admin, pv)  # the binder marks it Available first: that write is not ours
-    volume = create_volume(ec2, {"k8s-pv": pv, "k8s-pvc": claim})
-    event = cloudtrail_create(volume)
-    route(event, "CloudTrailCreateVolume")
+    volume, event = created(ec2, route, {"k8s-pv": pv, "k8s-pvc": claim})
 
     outcome = only_outcome(invoke(event))
 
@@ -323,9 +327,7 @@ def test_claim_in_a_denied_namespace_is_refused(
     admin: KubeGateway,
 ) -> None:
     pv, claim = unique("e2e-pv"), unique("e2e-claim")
-    volume = create_volume(ec2, {"k8s-pv": pv, "k8s-pvc": f"kube-system/{claim}"})
-    event = cloudtrail_create(volume)
-    route(event, "CloudTrailCreateVolume")
+    volume, event = created(ec2, route, {"k8s-pv": pv, "k8s-pvc": f"kube-system/{claim}"})
 
     outcome = only_outcome(invoke(event))
 
