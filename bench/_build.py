@@ -15,10 +15,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from stacks import bundling  # noqa: E402
+from tests.lambda_runtime import copy_runtime  # noqa: E402
 
 WORK = Path(os.environ.get("BENCH_WORK", "/tmp/ebs-pv-registrar-bench"))
-SITE = Path(next(p for p in sys.path if p.endswith("site-packages")))
-RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six.py", "urllib3")
 
 
 def asset(rebuild: bool = False) -> Path:
@@ -78,16 +77,7 @@ def runtime_dir() -> Path:
     out = WORK / "runtime"
     if not (out / "boto3").is_dir():
         shutil.rmtree(out, ignore_errors=True)
-        out.mkdir(parents=True)
-        for name in RUNTIME_PACKAGES:
-            src = SITE / name
-            if src.is_dir():
-                shutil.copytree(src, out / name, ignore=shutil.ignore_patterns("__pycache__"))
-            else:
-                shutil.copy2(src, out / name)
-        python = bundling.target_python()
-        if python:  # the runtime image ships its boto3 compiled
-            subprocess.run([python, "-m", "compileall", "-q", "-j0", str(out)], check=False)
+        copy_runtime(out, bundling.target_python())
     return out
 
 

@@ -37,11 +37,12 @@ def main() -> None:
     print(f"ours without bytecode:                                 {without_pyc / MB:6.1f} MB")
     print(f"   top: {top(ours)}")
     print(f"ratio shipped/naive: {with_pyc / naive_size:.2f}")
-    site = _build.SITE
-    full = sum(_build.tree_size(site / n) for n in ("boto3", "botocore", "s3transfer"))
+    runtime = _build.runtime_dir()
+    packages = ("boto3", "botocore", "s3transfer")
+    full = sum(_build.tree_size(runtime / n, pyc=False) for n in packages)
     print(
         f"boto3+botocore+s3transfer in full (no bytecode): {full / MB:.1f} MB;"
-        f" our trimmed botocore (ec2/eks/sts/xray data, with bytecode):"
+        f" our trimmed botocore (ec2/eks/sts/cloudtrail/xray data, with bytecode):"
         f" {_build.tree_size(ours / 'botocore') / MB:.1f} MB"
     )
 

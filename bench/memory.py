@@ -25,6 +25,7 @@ sys.path[:0] = [str(_build.REPO), str(_build.REPO / "lambdas")]
 from devcluster.motoserver import MotoServer  # noqa: E402
 from tests import eventfactory as ef  # noqa: E402
 from tests.kmockthread import KmockThread  # noqa: E402
+from tests.lambda_runtime import lambda_env  # noqa: E402
 from tests.tlsapi import make_tls  # noqa: E402
 
 CHILD = """
@@ -66,20 +67,7 @@ print(json.dumps({
 def main() -> None:
     python = _build.bundling.target_python()
     asset, runtime = _build.asset(), _build.runtime_dir()
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "AWS_REGION": "us-east-1",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_LAMBDA_FUNCTION_NAME": "ebs-pv-registrar",
-        "LAMBDA_TASK_ROOT": str(asset),
-        "REGISTRAR_DEFAULT_CLUSTER": "prod",
-        "POWERTOOLS_SERVICE_NAME": "ebs-pv-registrar",
-    }
+    env = lambda_env(asset)
     moto = MotoServer()
     moto.start()
     moto_url = moto.url

@@ -3,15 +3,12 @@ for the python3.13 runtime's own boto3/botocore (/var/runtime)."""
 
 from __future__ import annotations
 
-import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
 from stacks import bundling
-
-RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six.py", "urllib3")
+from tests.lambda_runtime import copy_runtime
 
 
 @pytest.fixture(scope="session")
@@ -25,15 +22,7 @@ def asset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def runtime_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The runtime provides boto3/botocore: here the venv's copies, in a directory of their own."""
-    out = tmp_path_factory.mktemp("runtime")
-    site = Path(next(p for p in sys.path if p.endswith("site-packages")))
-    for name in RUNTIME_PACKAGES:
-        source = site / name
-        if source.is_dir():
-            shutil.copytree(source, out / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, out / name)
-    return out
+    return copy_runtime(tmp_path_factory.mktemp("runtime"))
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ sys.path holds the asset and the runtime's boto3/botocore, nothing else."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import pytest
 
 from registrar.aws import Ec2Volumes
 from tests import eventfactory as ef
+from tests.lambda_runtime import lambda_env
 
 pytestmark = pytest.mark.slow
 
@@ -47,24 +47,9 @@ print(json.dumps({
 """
 
 
-def lambda_env(asset: Path, **extra: str) -> dict[str, str]:
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "AWS_REGION": "us-east-1",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_LAMBDA_FUNCTION_NAME": "ebs-pv-registrar",
-        "LAMBDA_TASK_ROOT": str(asset),
-        "_X_AMZN_TRACE_ID": f"Root={TRACE_ROOT};Parent=53995c3f42cd8ad8;Sampled=0",
-        "POWERTOOLS_SERVICE_NAME": "ebs-pv-registrar",
-        "POWERTOOLS_METRICS_NAMESPACE": "EbsPvRegistrar",
-        "REGISTRAR_DEFAULT_CLUSTER": "prod",
-        **extra,
-    }
+def asset_env(asset: Path, **extra: str) -> dict[str, str]:
+    trace = f"Root={TRACE_ROOT};Parent=53995c3f42cd8ad8;Sampled=0"
+    return lambda_env(asset, _X_AMZN_TRACE_ID=trace, **extra)
 
 
 def run_event(
@@ -72,7 +57,7 @@ def run_event(
 ) -> dict[str, Any]:
     argv = [python, "-I", "-S", "-c", RUN_ONE_EVENT, str(asset), str(runtime), json.dumps(event)]
     done = subprocess.run(
-        argv, env=lambda_env(asset, **env), capture_output=True, text=True, timeout=120, check=False
+        argv, env=asset_env(asset, **env), capture_output=True, text=True, timeout=120, check=False
     )
     assert done.returncode == 0, done.stderr[-4000:]
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
