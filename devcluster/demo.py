@@ -39,7 +39,7 @@ from devcluster.identity import (
     create_role,
     registrar_for,
 )
-from devcluster.motoserver import LOCAL_AWS_ENV, MotoServer
+from devcluster.motoserver import LOCAL_AWS_ENV, MotoServer, environment
 
 REGION = "ap-northeast-1"
 ZONE = "ap-northeast-1a"
@@ -320,16 +320,5 @@ def _local_aws_environment() -> Iterator[None]:
         if key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
         or key.startswith("AWS_ENDPOINT_URL")
     ]
-    keys = {*wanted, *dropped, "AWS_ENDPOINT_URL"}
-    saved = {key: os.environ.get(key) for key in keys}
-    for key in dropped:
-        os.environ.pop(key, None)
-    os.environ.update(wanted)
-    try:
+    with environment(wanted, [*dropped, "AWS_ENDPOINT_URL"]):
         yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value

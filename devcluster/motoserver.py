@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterable, Iterator, Mapping
 
 from devcluster.controlplane import die_with_parent, free_port, stop_group
 
@@ -22,6 +24,24 @@ LOCAL_AWS_ENV = {
     "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
     "AWS_EC2_METADATA_DISABLED": "true",
 }
+
+
+@contextlib.contextmanager
+def environment(updates: Mapping[str, str], drop: Iterable[str] = ()) -> Iterator[None]:
+    """os.environ with `updates` set and `drop` removed; every touched key restored after."""
+    dropped = list(drop)
+    saved = {key: os.environ.get(key) for key in {*updates, *dropped}}
+    for key in dropped:
+        os.environ.pop(key, None)
+    os.environ.update(updates)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 class MotoServer:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from devcluster.motoserver import MotoServer
+from devcluster.motoserver import MotoServer, environment
 from registrar.kube import KubeGateway
 from tests.counting import CountingProxy
 from tests.kmockthread import KmockThread
@@ -46,17 +46,10 @@ def moto_endpoint() -> Iterator[str]:
     """A moto server over HTTP; AWS_ENDPOINT_URL points every boto3 client at it."""
     server = MotoServer()
     server.start()
-    saved = {k: os.environ.get(k) for k in _AWS_ENV}
-    os.environ.update(_AWS_ENV | {"AWS_ENDPOINT_URL": server.url})
     try:
-        yield server.url
+        with environment(_AWS_ENV | {"AWS_ENDPOINT_URL": server.url}):
+            yield server.url
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        os.environ.pop("AWS_ENDPOINT_URL", None)
         server.stop()
 
 

@@ -13,12 +13,15 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from devcluster.controlplane import ControlPlane, build_binary
+from registrar.kube import KubeGateway
+from registrar.models import Kind
 from tests.tlsapi import Tls
 
 REPO = Path(__file__).resolve().parents[2]
@@ -61,3 +64,15 @@ def rbac_applied(control_plane: ControlPlane) -> ControlPlane:
     result = kubectl(control_plane, "apply", "-f", str(REPO / "k8s" / "rbac.yaml"))
     assert result.returncode == 0, result.stderr
     return control_plane
+
+
+def wait_phase(
+    gateway: KubeGateway, kind: Kind, name: str, namespace: str | None, timeout: float = 20
+) -> str:
+    """Poll the object until it is Bound or `timeout` passes; its last phase."""
+    deadline = time.monotonic() + timeout
+    while True:
+        phase = str(gateway.get(kind, name, namespace).get("status", {}).get("phase"))
+        if phase == "Bound" or time.monotonic() > deadline:
+            return phase
+        time.sleep(0.2)

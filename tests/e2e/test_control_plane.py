@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,8 +16,7 @@ from devcluster.controlplane import ControlPlane
 from registrar.eks_token import get_token
 from registrar.errors import ForbiddenError, UnauthorizedError
 from registrar.kube import KubeGateway
-from registrar.models import Kind
-from tests.e2e.conftest import kubectl
+from tests.e2e.conftest import kubectl, wait_phase
 
 REGION = "us-east-1"
 GROUP = "ebs-pv-registrar"
@@ -119,17 +117,6 @@ def pvc(name: str, volume: str) -> dict[str, Any]:
     }
 
 
-def wait_phase(
-    gateway: KubeGateway, kind: Kind, name: str, namespace: str | None, timeout: float = 15
-) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        phase = str(gateway.get(kind, name, namespace).get("status", {}).get("phase"))
-        if phase == "Bound" or time.monotonic() > deadline:
-            return phase
-        time.sleep(0.2)
-
-
 def test_api_server_is_up_with_tls_and_rbac(control_plane: ControlPlane) -> None:
     result = kubectl(control_plane, "version", "-o", "json")
     assert result.returncode == 0, result.stderr
@@ -155,8 +142,8 @@ def test_registrar_token_with_group_creates_pv_and_pvc_that_bind(
     gateway.create(pv("pv-bind", claim="claim-bind"))
     gateway.create(pvc("claim-bind", volume="pv-bind"))
 
-    assert wait_phase(gateway, "PersistentVolumeClaim", "claim-bind", "default") == "Bound"
-    assert wait_phase(gateway, "PersistentVolume", "pv-bind", None) == "Bound"
+    assert wait_phase(gateway, "PersistentVolumeClaim", "claim-bind", "default", 15) == "Bound"
+    assert wait_phase(gateway, "PersistentVolume", "pv-bind", None, 15) == "Bound"
     listed = [
         p["metadata"]["name"]
         for p in gateway.list("PersistentVolume", f"app.kubernetes.io/managed-by={GROUP}")

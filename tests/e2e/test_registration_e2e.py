@@ -37,7 +37,7 @@ from registrar.kube import KubeGateway
 from registrar.models import Kind
 from registrar.service import Registrar
 from tests import eventfactory as ef
-from tests.e2e.conftest import kubectl
+from tests.e2e.conftest import kubectl, wait_phase
 from tests.stack.conftest import MINIMAL, synthesize
 
 REGION = "us-east-1"
@@ -160,17 +160,6 @@ def created(
 def volume_tags(ec2: Any, volume_id: str) -> dict[str, str]:
     volume = ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"][0]
     return {t["Key"]: t["Value"] for t in volume.get("Tags", [])}
-
-
-def wait_phase(
-    gateway: KubeGateway, kind: Kind, name: str, namespace: str | None, timeout: float = 20
-) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        phase = str(gateway.get(kind, name, namespace).get("status", {}).get("phase"))
-        if phase == "Bound" or time.monotonic() > deadline:
-            return phase
-        time.sleep(0.2)
 
 
 def absent(gateway: KubeGateway, kind: Kind, name: str, namespace: str | None = None) -> bool:
