@@ -14,8 +14,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from devcluster.lambda_runtime import copy_runtime  # noqa: E402
 from stacks import bundling  # noqa: E402
-from tests.lambda_runtime import copy_runtime  # noqa: E402
 
 WORK = Path(os.environ.get("BENCH_WORK", "/tmp/ebs-pv-registrar-bench"))
 
@@ -56,7 +56,7 @@ def asset_with_runtime_botocore(rebuild: bool = False) -> Path:
 
 
 def naive(rebuild: bool = False, *, host: bool = True, compile_: bool = True) -> Path:
-    """pip install -r lambdas/requirements.txt --target: the bundle before issue 7.
+    """The naive bundle: pip install -r lambdas/requirements.txt --target, nothing trimmed.
     host=True installs wheels for this machine so native modules load in the benchmark."""
     arch = platform.machine() if host else "aarch64"
     out = WORK / f"naive-{arch}{'' if compile_ else '-nopyc'}"

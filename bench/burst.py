@@ -7,7 +7,7 @@ Checks: every volume registered exactly once (500 PV creations, no duplicates, n
 the API server never sees more than the configured ceiling, concurrency x (qps + burst), in
 any 1-second window (arrival times stamped at the server, kmock's `PagingEmulator`).
 
-Usage: .venv/bin/python bench/burst.py [--volumes 500] [--concurrency 5] [--qps 5] [--burst 10]
+Usage: .venv/bin/python -m bench.burst [--volumes 500] [--concurrency 5] [--qps 5] [--burst 10]
 """
 
 from __future__ import annotations
@@ -23,19 +23,17 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from reconcile import REPO, PagingProxy
-
-sys.path[:0] = [str(REPO), str(REPO / "lambdas")]
-
-from devcluster.motoserver import MotoServer  # noqa: E402
-from registrar.aws import Ec2Volumes  # noqa: E402
-from registrar.events import parse_event  # noqa: E402
-from registrar.kube import KubeGateway, RateLimit  # noqa: E402
-from registrar.service import Outcome, Registrar  # noqa: E402
-from tests import eventfactory as ef  # noqa: E402
-from tests.helpers import OneCluster  # noqa: E402
-from tests.scale import SETTINGS, PagingKmockThread  # noqa: E402
-from tests.tlsapi import make_tls  # noqa: E402
+from bench.reconcile import PagingProxy
+from devcluster import eventfactory as ef
+from devcluster.kmockthread import OneCluster
+from devcluster.motoserver import MotoServer
+from devcluster.scale import SETTINGS, PagingKmockThread
+from devcluster.tlsapi import make_tls
+from registrar.adapters.aws import Ec2Volumes
+from registrar.adapters.kube import KubeGateway
+from registrar.adapters.kube_transport import RateLimit
+from registrar.core.events import parse_event
+from registrar.engine.service import Outcome, Registrar
 
 
 def max_in_window(stamps: list[float], window: float = 1.0) -> int:

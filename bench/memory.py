@@ -22,11 +22,11 @@ import _build
 
 sys.path[:0] = [str(_build.REPO), str(_build.REPO / "lambdas")]
 
+from devcluster import eventfactory as ef  # noqa: E402
+from devcluster.kmockthread import KmockThread  # noqa: E402
+from devcluster.lambda_runtime import lambda_env  # noqa: E402
 from devcluster.motoserver import MotoServer  # noqa: E402
-from tests import eventfactory as ef  # noqa: E402
-from tests.kmockthread import KmockThread  # noqa: E402
-from tests.lambda_runtime import lambda_env  # noqa: E402
-from tests.tlsapi import make_tls  # noqa: E402
+from devcluster.tlsapi import make_tls  # noqa: E402
 
 CHILD = """
 import json, sys
@@ -41,10 +41,10 @@ if trace:
     tracemalloc.start()
 sys.path[:0] = [sys.argv[1], sys.argv[2]]
 import registrar.handler as handler
-from registrar.aws import Ec2Volumes
-from registrar.kube import KubeGateway
-from registrar.service import Registrar
-from registrar.settings import Settings
+from registrar.adapters.aws import Ec2Volumes
+from registrar.adapters.kube import KubeGateway
+from registrar.engine.service import Registrar
+from registrar.core.settings import Settings
 after_import = hwm_kib()
 handler.registrar()  # the Lambda's own wiring, as on a cold start
 gateway = KubeGateway(sys.argv[3], open(sys.argv[4], "rb").read(), lambda _force: "token")

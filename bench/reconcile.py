@@ -14,7 +14,7 @@ peak and peak RSS (ru_maxrss) are the child's; AWS calls are counted at the prox
 requests at the server. The client's rate limiter is lifted (qps=1e6) to measure the sweep
 itself; `limited` shows what client-go's default qps=5, burst=10 makes of those request counts.
 
-Usage: .venv/bin/python bench/reconcile.py [--sizes 1000,10000] [--workers 8]
+Usage: .venv/bin/python -m bench.reconcile [--sizes 1000,10000] [--workers 8]
 """
 
 from __future__ import annotations
@@ -37,17 +37,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "lambdas")]
-
-from devcluster.motoserver import MotoServer  # noqa: E402
-from tests.scale import (  # noqa: E402
+from devcluster.motoserver import MotoServer
+from devcluster.scale import (
     PagingKmockThread,
     create_volume,
     objects_for,
 )
-from tests.tlsapi import make_tls  # noqa: E402
+from devcluster.tlsapi import make_tls
 
+REPO = Path(__file__).resolve().parent.parent
 AWS_PAGE = 500  # Ec2Volumes.tagged_volumes
 KUBE_PAGE = 500  # eks.SWEEP_PAGE_SIZE
 WRITE_ACTIONS = ("CreateTags", "DeleteTags")
@@ -57,14 +55,15 @@ import json, resource, sys, time, tracemalloc
 sys.path[:0] = [sys.argv[1], sys.argv[1] + "/lambdas"]
 kind, url, ca, page = sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
 from botocore.config import Config
-from registrar.aws import CLIENT_CONFIG, Ec2Volumes
-from registrar.applier import conflict_reason
-from registrar.errors import NotFoundError
-from registrar.kube import KubeGateway, RateLimit
-from registrar.planner import Plan, plan_volume
-from registrar.reconcile import Reconciler
-from tests.helpers import OneCluster
-from tests.scale import SETTINGS
+from registrar.adapters.aws import CLIENT_CONFIG, Ec2Volumes
+from registrar.engine.applier import conflict_reason
+from registrar.core.errors import NotFoundError
+from registrar.adapters.kube_transport import RateLimit
+from registrar.adapters.kube import KubeGateway
+from registrar.core.planner import Plan, plan_volume
+from registrar.engine.reconcile import Reconciler
+from devcluster.kmockthread import OneCluster
+from devcluster.scale import SETTINGS
 
 def naive(volumes, kube):
     rows = []

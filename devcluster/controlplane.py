@@ -27,7 +27,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from devcluster.certs import ServerTls
 from devcluster.eks_authn import AccessEntries, EksAuthenticator, StsStandIn
 from devcluster.webhook import Review, TokenReviewServer
-from registrar.kube import KubeGateway, TokenProvider
+from registrar.adapters.kube import KubeGateway
+from registrar.adapters.kube_transport import TokenProvider
 
 REPO = Path(__file__).resolve().parent.parent
 BUILD_SCRIPT = REPO / "tests" / "controlplane" / "build.sh"

@@ -322,3 +322,7 @@ def _local_aws_environment() -> Iterator[None]:
     ]
     with environment(wanted, [*dropped, "AWS_ENDPOINT_URL"]):
         yield
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

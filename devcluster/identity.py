@@ -20,12 +20,12 @@ import botocore.session
 from botocore.credentials import Credentials
 
 from devcluster.controlplane import ControlPlane
-from registrar.aws import Ec2Volumes, call_aws
-from registrar.eks import EksConnector
-from registrar.errors import TransientError
-from registrar.models import ClusterInfo
-from registrar.service import Registrar
-from registrar.settings import Settings
+from registrar.adapters.aws import Ec2Volumes, call_aws
+from registrar.adapters.eks import EksConnector
+from registrar.core.errors import TransientError
+from registrar.core.models import ClusterInfo
+from registrar.core.settings import Settings
+from registrar.engine.service import Registrar
 
 GROUP = "ebs-pv-registrar"
 USERNAME = "ebs-pv-registrar"

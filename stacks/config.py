@@ -140,7 +140,7 @@ class RegistrarConfig:
         )
 
     def environment(self) -> dict[str, str]:
-        """The REGISTRAR_* settings of CONTRACT §3 (and the lifecycle ones) for the Lambda."""
+        """The REGISTRAR_* settings (README: Settings) for the Lambda."""
         return {
             "REGISTRAR_DEFAULT_CLUSTER": self.cluster_name,
             "REGISTRAR_ALLOWED_CLUSTERS": ",".join(self.allowed_clusters),

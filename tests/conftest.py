@@ -2,43 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from devcluster.kmockthread import KmockThread
 from devcluster.motoserver import MotoServer, environment
-from registrar.kube import KubeGateway
-from tests.counting import CountingProxy
-from tests.kmockthread import KmockThread
-from tests.tlsapi import Tls, make_tls
+from devcluster.tlsapi import Tls, make_tls
+from registrar.adapters.kube import KubeGateway
+from tests.support.counting import CountingProxy
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_EVENTS = REPO.parent / "shared" / "events"
-LOCAL_EVENTS = Path(__file__).resolve().parent / "events"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def load_event(name: str) -> dict[str, Any]:
-    """A sample event: ../shared/events first, then tests/events."""
-    for folder in (SHARED_EVENTS, LOCAL_EVENTS):
-        path = folder / name
-        if path.exists():
-            return dict(json.loads(path.read_text()))
-    raise FileNotFoundError(name)
-
-
-def shared_event_names() -> list[str]:
-    return sorted(p.name for p in SHARED_EVENTS.glob("*.json"))
 
 
 @pytest.fixture(scope="session")

@@ -1,3 +1,3 @@
-from registrar.cli import main
+from registrar.cli.main import main
 
 raise SystemExit(main())

@@ -11,10 +11,10 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from registrar.errors import InvalidInputError
-from registrar.events import parse_event
-from registrar.service import Outcome, Registrar
-from registrar.settings import Settings
+from registrar.core.errors import InvalidInputError
+from registrar.core.events import parse_event
+from registrar.core.settings import Settings
+from registrar.engine.service import Outcome, Registrar
 from registrar.wiring import build_registrar
 
 SERVICE = "ebs-pv-registrar"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from registrar.aws import CloudTrailIdentities, Ec2Volumes
-from registrar.eks import EksConnector
-from registrar.kube import RateLimit
-from registrar.service import Registrar
-from registrar.settings import Settings
+from registrar.adapters.aws import CloudTrailIdentities, Ec2Volumes
+from registrar.adapters.eks import EksConnector
+from registrar.adapters.kube_transport import RateLimit
+from registrar.core.settings import Settings
+from registrar.engine.service import Registrar
 
 
 def build_gateways(

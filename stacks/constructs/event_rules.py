@@ -11,7 +11,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-# Tag keys a user sets (CONTRACT §1). The registrar's own writes (k8s-pv-status,
+# Tag keys a user sets (README: Tags). The registrar's own writes (k8s-pv-status,
 # ebs.csi.aws.com/cluster) are deliberately absent: listing them would make every
 # status write re-invoke the function, a loop.
 INPUT_TAG_KEYS = (

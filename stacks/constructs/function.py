@@ -15,7 +15,7 @@ from stacks.config import RegistrarConfig
 
 SERVICE_NAME = "ebs-pv-registrar"
 METRICS_NAMESPACE = "EbsPvRegistrar"
-# The only tags the registrar writes (CONTRACT §1); CreateTags is limited to these keys.
+# The only tags the registrar writes (README: Tags); CreateTags is limited to these keys.
 WRITTEN_TAG_KEYS = ("k8s-pv-status", "ebs.csi.aws.com/cluster")
 # Measured peak over a cold start + one registration: 44 MiB RSS (bench/README.md); 128 MB is
 # Lambda's minimum and leaves ~3x headroom. CPU share scales with memory: raise it if the

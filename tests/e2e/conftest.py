@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from devcluster.controlplane import ControlPlane, build_binary
-from registrar.kube import KubeGateway
-from registrar.models import Kind
-from tests.tlsapi import Tls
+from devcluster.tlsapi import Tls
+from registrar.adapters.kube import KubeGateway
+from registrar.core.models import Kind
 
 REPO = Path(__file__).resolve().parents[2]
 KUBECTL = Path(sys.executable).parent / "kubectl"

@@ -13,9 +13,9 @@ import pytest
 from botocore.credentials import Credentials
 
 from devcluster.controlplane import ControlPlane
-from registrar.eks_token import get_token
-from registrar.errors import ForbiddenError, UnauthorizedError
-from registrar.kube import KubeGateway
+from registrar.adapters.eks_token import get_token
+from registrar.adapters.kube import KubeGateway
+from registrar.core.errors import ForbiddenError, UnauthorizedError
 from tests.e2e.conftest import kubectl, wait_phase
 
 REGION = "us-east-1"

@@ -18,7 +18,7 @@ from devcluster.eks_authn import (
     canonical_arn,
     verify,
 )
-from registrar.eks_token import get_token
+from registrar.adapters.eks_token import get_token
 
 NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
 CREDS = Credentials("AKIDEXAMPLE", "secret")

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from botocore.credentials import Credentials
 
+from devcluster import eventfactory as ef
 from devcluster.controlplane import ControlPlane
 from devcluster.eventbridge import matches
 from devcluster.identity import (
@@ -32,13 +33,12 @@ from devcluster.identity import (
     registrar_for,
 )
 from registrar import handler
-from registrar.errors import NotFoundError
-from registrar.kube import KubeGateway
-from registrar.models import Kind
-from registrar.service import Registrar
-from tests import eventfactory as ef
+from registrar.adapters.kube import KubeGateway
+from registrar.core.errors import NotFoundError
+from registrar.core.models import Kind
+from registrar.engine.service import Registrar
 from tests.e2e.conftest import kubectl, wait_phase
-from tests.stack.conftest import MINIMAL, synthesize
+from tests.infra.conftest import MINIMAL, synthesize
 
 REGION = "us-east-1"
 ZONE = "us-east-1a"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from registrar.aws import Ec2Volumes, domain_error
-from registrar.errors import (
+from registrar.adapters.aws import Ec2Volumes, domain_error
+from registrar.core.errors import (
     ForbiddenError,
-    InvalidInputError,
     NotFoundError,
-    RegistrarError,
+    ProtocolError,
+    RejectedError,
     TransientError,
 )
 
@@ -60,8 +60,8 @@ def test_tagged_volumes_lists_only_tagged_ones(ec2: object) -> None:
         ("RequestLimitExceeded", 503, TransientError),
         ("InternalError", 500, TransientError),
         ("SomethingNew", 502, TransientError),
-        ("InvalidParameterValue", 400, InvalidInputError),
-        ("SomethingNew", 400, RegistrarError),
+        ("InvalidParameterValue", 400, RejectedError),
+        ("SomethingNew", 400, ProtocolError),
     ],
 )
 def test_error_mapping(code: str, status: int, expected: type) -> None:

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, SHARED_EVENTS, shared_event_names
-from tests.helpers import assert_valid_manifest
+from tests.conftest import REPO
+from tests.support.events import EVENTS, sample_event_names
+from tests.support.helpers import assert_valid_manifest
 
 SAMPLE_VOLUMES = ("vol-0a1b2c3d4e5f60718", "vol-0f9e8d7c6b5a43210")
 IGNORED = {
@@ -43,7 +44,7 @@ def write_event(tmp_path: Path, event: dict[str, Any] | str) -> Path:
 
 def sample_on_moto(name: str, ec2: Any) -> str:
     """The sample, its made-up volume ids replaced by a real moto volume with the same tags."""
-    text = (SHARED_EVENTS / name).read_text()
+    text = (EVENTS / name).read_text()
     tags = [
         {"Key": "k8s-pv", "Value": "reports-archive"},
         {"Key": "k8s-pvc", "Value": "analytics/reports"},
@@ -59,8 +60,8 @@ def sample_on_moto(name: str, ec2: Any) -> str:
     return text
 
 
-@pytest.mark.parametrize("name", shared_event_names())
-def test_render_every_shared_sample(name: str, tmp_path: Path, ec2: Any) -> None:
+@pytest.mark.parametrize("name", sample_event_names())
+def test_render_every_documented_sample(name: str, tmp_path: Path, ec2: Any) -> None:
     result = run_cli("render", "--event", str(write_event(tmp_path, sample_on_moto(name, ec2))))
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
@@ -78,7 +79,7 @@ def test_render_every_shared_sample(name: str, tmp_path: Path, ec2: Any) -> None
 
 
 def test_render_create_volume_needs_no_aws(tmp_path: Path) -> None:
-    event = json.loads((SHARED_EVENTS / "cloudtrail-create-volume.json").read_text())
+    event = json.loads((EVENTS / "cloudtrail-create-volume.json").read_text())
     result = run_cli(
         "render", "--event", str(write_event(tmp_path, event)),
         env={"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "REGISTRAR_DEFAULT_CLUSTER": "prod"},
@@ -123,7 +124,7 @@ def test_render_bad_events_exit_2(tmp_path: Path, content: str, message: str) ->
 
 
 def test_render_invalid_tag_exits_2_naming_the_tag(tmp_path: Path) -> None:
-    event = json.loads((SHARED_EVENTS / "cloudtrail-create-volume.json").read_text())
+    event = json.loads((EVENTS / "cloudtrail-create-volume.json").read_text())
     tags = event["detail"]["requestParameters"]["tagSpecificationSet"]["items"][0]["tags"]
     tags.append({"key": "k8s-pvc", "value": "kube-system/steal"})
     result = run_cli("render", "--event", str(write_event(tmp_path, event)))
@@ -133,7 +134,7 @@ def test_render_invalid_tag_exits_2_naming_the_tag(tmp_path: Path) -> None:
 
 
 def test_invalid_settings_exit_2(tmp_path: Path) -> None:
-    event = (SHARED_EVENTS / "cloudtrail-create-volume.json").read_text()
+    event = (EVENTS / "cloudtrail-create-volume.json").read_text()
     env = {"REGISTRAR_DEFAULT_CLUSTER": "a", "REGISTRAR_ALLOWED_CLUSTERS": "b"}
     result = run_cli("render", "--event", str(write_event(tmp_path, event)), env=env)
     assert result.returncode == 2

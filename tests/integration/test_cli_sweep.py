@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 
-from registrar import cli, wiring
-from registrar.aws import Ec2Volumes
-from registrar.kube import KubeGateway
-from tests.helpers import OneCluster
+from devcluster.kmockthread import OneCluster
+from registrar import wiring
+from registrar.adapters.aws import Ec2Volumes
+from registrar.adapters.kube import KubeGateway
+from registrar.cli import main as cli
 
 
 @pytest.fixture

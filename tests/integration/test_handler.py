@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
+from devcluster import eventfactory as ef
+from devcluster.kmockthread import OneCluster
 from registrar import handler
-from registrar.aws import Ec2Volumes
-from registrar.ports import KubePort
-from registrar.service import Registrar
-from registrar.settings import Settings
-from tests import eventfactory as ef
-from tests.helpers import OneCluster
+from registrar.adapters.aws import Ec2Volumes
+from registrar.core.settings import Settings
+from registrar.engine.ports import KubePort
+from registrar.engine.service import Registrar
 
 
 @dataclass

@@ -7,17 +7,16 @@ from typing import Any
 
 import pytest
 
-from registrar.aws import Ec2Volumes
-from registrar.errors import NotFoundError
-from registrar.events import parse_event
-from registrar.kube import KubeGateway
-from registrar.reconcile import Reconciler
-from registrar.service import Registrar
-from registrar.settings import Settings
-from tests import eventfactory as ef
-from tests.counting import kube_requests
-from tests.helpers import OneCluster
-from tests.kmockthread import KmockThread
+from devcluster import eventfactory as ef
+from devcluster.kmockthread import KmockThread, OneCluster
+from registrar.adapters.aws import Ec2Volumes
+from registrar.adapters.kube import KubeGateway
+from registrar.core.errors import NotFoundError
+from registrar.core.events import parse_event
+from registrar.core.settings import Settings
+from registrar.engine.reconcile import Reconciler
+from registrar.engine.service import Registrar
+from tests.support.counting import kube_requests
 
 SETTINGS = Settings(default_cluster="prod", allowed_clusters=("prod",))
 UNMANAGED = "ebs-pv-registrar/unmanaged"

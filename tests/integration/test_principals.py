@@ -11,15 +11,15 @@ from typing import Any
 
 import pytest
 
-from registrar.aws import CloudTrailIdentities, Ec2Volumes
-from registrar.errors import NotFoundError
-from registrar.events import parse_event
-from registrar.kube import KubeGateway
-from registrar.reconcile import Reconciler
-from registrar.service import Registrar
-from registrar.settings import Settings
-from tests import eventfactory as ef
-from tests.helpers import OneCluster
+from devcluster import eventfactory as ef
+from devcluster.kmockthread import OneCluster
+from registrar.adapters.aws import CloudTrailIdentities, Ec2Volumes
+from registrar.adapters.kube import KubeGateway
+from registrar.core.errors import NotFoundError
+from registrar.core.events import parse_event
+from registrar.core.settings import Settings
+from registrar.engine.reconcile import Reconciler
+from registrar.engine.service import Registrar
 
 ADMIN = "arn:aws:iam::111122223333:role/PlatformAdmin"  # the samples' session issuer
 SETTINGS = Settings(

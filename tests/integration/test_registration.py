@@ -6,15 +6,16 @@ from typing import Any
 
 import pytest
 
-from registrar.aws import Ec2Volumes
-from registrar.errors import NotFoundError, TransientError
-from registrar.events import parse_event
+from devcluster import eventfactory as ef
+from devcluster.kmockthread import OneCluster
+from registrar.adapters.aws import Ec2Volumes
+from registrar.core.errors import NotFoundError, TransientError
+from registrar.core.events import parse_event
+from registrar.core.settings import Settings
+from registrar.engine.ports import KubePort
+from registrar.engine.service import Registrar
 from registrar.handler import handle
-from registrar.ports import KubePort
-from registrar.service import Registrar
-from registrar.settings import Settings
-from tests import eventfactory as ef
-from tests.helpers import OneCluster, assert_valid_manifest
+from tests.support.helpers import assert_valid_manifest
 
 SETTINGS = Settings(default_cluster="prod", allowed_clusters=("prod",))
 

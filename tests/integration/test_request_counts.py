@@ -9,15 +9,14 @@ from typing import Any
 
 import pytest
 
-from registrar.aws import Ec2Volumes
-from registrar.events import parse_event
-from registrar.kube import KubeGateway
-from registrar.service import Registrar
-from registrar.settings import Settings
-from tests import eventfactory as ef
-from tests.counting import CountingProxy, kube_requests
-from tests.helpers import OneCluster
-from tests.kmockthread import KmockThread
+from devcluster import eventfactory as ef
+from devcluster.kmockthread import KmockThread, OneCluster
+from registrar.adapters.aws import Ec2Volumes
+from registrar.adapters.kube import KubeGateway
+from registrar.core.events import parse_event
+from registrar.core.settings import Settings
+from registrar.engine.service import Registrar
+from tests.support.counting import CountingProxy, kube_requests
 
 SETTINGS = Settings(default_cluster="prod", allowed_clusters=("prod",))
 TAGS = {"k8s-pv": "orders-db", "k8s-pvc": "shop/orders-data"}

@@ -10,19 +10,20 @@ from typing import Any
 
 import pytest
 
-from registrar import tags as t
-from registrar.aws import Ec2Volumes
-from registrar.kube import KubeGateway, RateLimit
-from registrar.reconcile import Reconciler
-from tests.counting import CountingProxy
-from tests.helpers import OneCluster
-from tests.scale import (
+from devcluster.kmockthread import OneCluster
+from devcluster.scale import (
     SETTINGS,
     PagingKmockThread,
     create_volume,
     objects_for,
 )
-from tests.tlsapi import Tls
+from devcluster.tlsapi import Tls
+from registrar.adapters.aws import Ec2Volumes
+from registrar.adapters.kube import KubeGateway
+from registrar.adapters.kube_transport import RateLimit
+from registrar.core import tags as t
+from registrar.engine.reconcile import Reconciler
+from tests.support.counting import CountingProxy
 
 FLEET = 120
 PAGE = 50

@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from registrar.errors import InvalidInputError
-from registrar.events import (
+from devcluster import eventfactory as ef
+from registrar.core.errors import InvalidInputError
+from registrar.core.events import (
     Ignored,
     ScheduledReconcile,
     TagSnapshot,
@@ -18,8 +19,7 @@ from registrar.events import (
     VolumeDeleted,
     parse_event,
 )
-from tests import eventfactory as ef
-from tests.conftest import load_event, shared_event_names
+from tests.support.events import load_event, sample_event_names
 
 EXPECTED_KIND = {
     "cloudtrail-create-tags.json": TagsSet,
@@ -33,12 +33,12 @@ EXPECTED_KIND = {
 }
 
 
-def test_every_shared_sample_is_known() -> None:
-    assert set(shared_event_names()) == set(EXPECTED_KIND)
+def test_every_documented_sample_is_known() -> None:
+    assert set(sample_event_names()) == set(EXPECTED_KIND)
 
 
-@pytest.mark.parametrize("name", shared_event_names())
-def test_shared_samples_parse(name: str) -> None:
+@pytest.mark.parametrize("name", sample_event_names())
+def test_documented_samples_parse(name: str) -> None:
     assert type(parse_event(load_event(name))) is EXPECTED_KIND[name]
 
 

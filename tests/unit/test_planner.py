@@ -1,4 +1,4 @@
-"""The pure planner: every rule, every default, every invalid case of CONTRACT §1 and §2."""
+"""The pure planner: every rule, every default, every invalid case of the README's Tags."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ from typing import Any
 
 import pytest
 
-from registrar.errors import InvalidInputError
-from registrar.events import Ignored
-from registrar.planner import Plan, error_status, plan_volume, registered_status, status_text
-from registrar.settings import Settings
-from tests.helpers import assert_valid_manifest, facts
+from registrar.core.errors import InvalidInputError
+from registrar.core.events import Ignored
+from registrar.core.planner import Plan, plan_volume, registered_status
+from registrar.core.settings import Settings
+from registrar.core.status import error_status, status_text
+from tests.support.helpers import assert_valid_manifest, facts
 
 SETTINGS = Settings(default_cluster="prod", allowed_clusters=("prod", "staging"))
 

@@ -8,11 +8,12 @@ import time
 
 import pytest
 
-from registrar.errors import InvalidInputError
-from registrar.kube import DEFAULT_RATE_LIMIT, KubeGateway, RateLimit, TokenBucket
-from registrar.settings import Settings
-from tests.kmockthread import KmockThread
-from tests.tlsapi import Tls
+from devcluster.kmockthread import KmockThread
+from devcluster.tlsapi import Tls
+from registrar.adapters.kube import KubeGateway
+from registrar.adapters.kube_transport import DEFAULT_RATE_LIMIT, RateLimit, TokenBucket
+from registrar.core.errors import SettingsError
+from registrar.core.settings import Settings
 
 
 class FakeClock:
@@ -104,8 +105,8 @@ def test_concurrent_callers_each_get_their_own_slot() -> None:
 
 
 @pytest.mark.parametrize(("qps", "burst"), [(0, 10), (-1, 10), (5, 0)])
-def test_invalid_limits_are_refused(qps: float, burst: int) -> None:
-    with pytest.raises(InvalidInputError):
+def test_invalid_limits_are_a_programming_error(qps: float, burst: int) -> None:
+    with pytest.raises(ValueError, match="rate limit"):
         TokenBucket(qps, burst)
 
 
@@ -128,7 +129,7 @@ def test_settings_read_and_validate_the_rate() -> None:
         ("REGISTRAR_KUBE_BURST", "0"),
         ("REGISTRAR_KUBE_BURST", "2.5"),
     ]:
-        with pytest.raises(InvalidInputError, match=name):
+        with pytest.raises(SettingsError, match=name):
             Settings.from_env({name: value})
 
 

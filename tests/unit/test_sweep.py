@@ -5,11 +5,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from registrar.models import Manifest
-from registrar.planner import Plan, plan_volume, registered_status
-from registrar.settings import Settings
-from registrar.sweep import WRITES, Row, plan_sweep
-from tests.helpers import facts
+from registrar.core.models import Manifest
+from registrar.core.planner import Plan, plan_volume, registered_status
+from registrar.core.settings import Settings
+from registrar.core.sweep import WRITES, Row, plan_sweep
+from tests.support.helpers import facts
 
 SETTINGS = Settings(default_cluster="prod", allowed_clusters=("prod", "dev"))
 VOL = "vol-0000000000000000a"

@@ -1,0 +1,55 @@
+"""`registrar token --cluster NAME [--region R] [--role-arn ARN]`: the ExecCredential of
+`aws eks get-token`, so kubeconfig can use the registrar as its exec credential plugin."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import botocore.session
+
+from registrar.adapters.eks_token import (
+    discover_api_version,
+    exec_credential,
+    exec_credential_text,
+    get_token,
+)
+from registrar.core.errors import RegistrarError
+
+
+def add_token_command(subparsers: Any) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "token", help="an EKS bearer token as ExecCredential JSON (kubectl exec plugin)"
+    )
+    parser.add_argument("--cluster", required=True, help="EKS cluster name")
+    parser.add_argument("--region", help="the cluster's region (default: the AWS config's)")
+    parser.add_argument("--role-arn", help="assume this role to sign the token")
+    parser.set_defaults(run=run_token)
+    return parser
+
+
+def run_token(args: argparse.Namespace) -> int:
+    session = botocore.session.get_session()
+    region = args.region or session.get_config_variable("region")
+    if not region:
+        print("error: --region: required when no AWS region is configured", file=sys.stderr)
+        return 2
+    try:
+        if args.role_arn:
+            # Lazy: boto3 costs ~0.2 s and kubectl runs this plugin before its commands.
+            from registrar.adapters.aws import assume_role_credentials  # noqa: PLC0415
+
+            credentials: Any = assume_role_credentials(args.role_arn, region)
+        else:
+            credentials = session.get_credentials()
+        if credentials is None:
+            print("error: no AWS credentials found", file=sys.stderr)
+            return 1
+        token = get_token(args.cluster, region, credentials.get_frozen_credentials())
+    except RegistrarError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    sys.stdout.write(exec_credential_text(exec_credential(token, discover_api_version())))
+    return 0
+

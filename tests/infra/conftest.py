@@ -1,0 +1,107 @@
+"""Infrastructure tier: the app synthesized once per configuration and session (bundling skipped),
+and the Lambda asset built once by the local bundling the CDK runs."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
+
+import app as registrar_app
+from devcluster.lambda_runtime import copy_runtime
+from stacks import bundling
+from stacks.registrar_stack import RegistrarStack
+
+SKIP_BUNDLING: dict[str, Any] = {"aws:cdk:bundling-stacks": []}
+# Every optional part switched on, two allowed clusters.
+FULL = {
+    "clusterName": "demo",
+    "allowedClusters": "demo,staging",
+    "createTrail": True,
+    "installCsiDriver": True,
+}
+MINIMAL = {"clusterName": "demo"}
+
+
+@dataclass
+class Synth:
+    stack: RegistrarStack
+    template: Template
+    raw: dict[str, Any]
+    outdir: Path
+
+    @property
+    def template_file(self) -> Path:
+        return self.outdir / self.stack.template_file
+
+    def resources(self, cfn_type: str) -> dict[str, dict[str, Any]]:
+        return {
+            key: value for key, value in self.raw["Resources"].items() if value["Type"] == cfn_type
+        }
+
+
+def synthesize(outdir: Path, context: dict[str, Any], *, skip_bundling: bool = True) -> Synth:
+    """The app as `cdk synth` builds it, cdk-nag included (an open finding raises)."""
+    app = cdk.App(
+        context={**(SKIP_BUNDLING if skip_bundling else {}), **context}, outdir=str(outdir)
+    )
+    stack = registrar_app.build(app)
+    assembly = app.synth()
+    raw = json.loads(json.dumps(assembly.get_stack_by_name(stack.stack_name).template))
+    return Synth(stack=stack, template=Template.from_json(raw), raw=raw, outdir=outdir)
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Synth]:
+    """synth(**context): one synthesis per distinct context, shared by the session."""
+    cache: dict[str, Synth] = {}
+
+    def build(**context: Any) -> Synth:
+        key = json.dumps(context, sort_keys=True)
+        if key not in cache:
+            cache[key] = synthesize(tmp_path_factory.mktemp("cdk"), context)
+        return cache[key]
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def full(synth: Callable[..., Synth]) -> Synth:
+    return synth(**FULL)
+
+
+@pytest.fixture(scope="session")
+def minimal(synth: Callable[..., Synth]) -> Synth:
+    return synth(**MINIMAL)
+
+
+@pytest.fixture(scope="session")
+def asset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`LocalPipBundling.try_bundle`, the very call the CDK makes, into a temporary directory."""
+    out = tmp_path_factory.mktemp("asset")
+    assert bundling.LocalPipBundling(bundling.ASSET_ROOT).try_bundle(str(out))
+    return out
+
+
+@pytest.fixture(scope="session")
+def runtime_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The runtime provides boto3/botocore: here the venv's copies, in a directory of their own."""
+    return copy_runtime(tmp_path_factory.mktemp("runtime"))
+
+
+@pytest.fixture(scope="session")
+def target_python() -> str:
+    python = bundling.target_python()
+    if python is None:  # scripts/setup provides it; a missing one must fail, not skip
+        pytest.fail(f"no python{bundling.PYTHON_VERSION} to run the asset with (run scripts/setup)")
+    return python
