@@ -238,6 +238,20 @@ def assume_role_credentials(
     return Credentials(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
 
 
+def configured_region() -> str | None:
+    """The region of the AWS config and environment, as the AWS CLI resolves it."""
+    region = botocore.session.get_session().get_config_variable("region")
+    return str(region) if region else None
+
+
+def signing_credentials(region: str, role_arn: str | None = None) -> Credentials | None:
+    """What `aws eks get-token [--role-arn]` signs with: an assumed role, or the default chain."""
+    if role_arn:
+        return assume_role_credentials(role_arn, region)
+    found: Credentials | None = botocore.session.get_session().get_credentials()
+    return found
+
+
 class CloudTrailIdentities:
     """Who set a volume's `k8s-pv` tag, from CloudTrail's record (LookupEvents, last 90 days).
 

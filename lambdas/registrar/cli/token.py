@@ -7,8 +7,6 @@ import argparse
 import sys
 from typing import Any
 
-import botocore.session
-
 from registrar.adapters.eks_token import (
     discover_api_version,
     exec_credential,
@@ -30,19 +28,15 @@ def add_token_command(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run_token(args: argparse.Namespace) -> int:
-    session = botocore.session.get_session()
-    region = args.region or session.get_config_variable("region")
+    # The AWS adapter is imported here: kubectl runs this plugin before each of its commands.
+    from registrar.adapters.aws import configured_region, signing_credentials  # noqa: PLC0415
+
+    region = args.region or configured_region()
     if not region:
         print("error: --region: required when no AWS region is configured", file=sys.stderr)
         return 2
     try:
-        if args.role_arn:
-            # Lazy: boto3 costs ~0.2 s and kubectl runs this plugin before its commands.
-            from registrar.adapters.aws import assume_role_credentials  # noqa: PLC0415
-
-            credentials: Any = assume_role_credentials(args.role_arn, region)
-        else:
-            credentials = session.get_credentials()
+        credentials = signing_credentials(region, args.role_arn)
         if credentials is None:
             print("error: no AWS credentials found", file=sys.stderr)
             return 1
@@ -52,4 +46,3 @@ def run_token(args: argparse.Namespace) -> int:
         return 1
     sys.stdout.write(exec_credential_text(exec_credential(token, discover_api_version())))
     return 0
-

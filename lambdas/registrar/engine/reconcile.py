@@ -9,10 +9,11 @@ from typing import Protocol, TypeVar
 
 from registrar.core import tags as t
 from registrar.core.models import Manifest
+from registrar.core.objects import ObjectKey, key_of
 from registrar.core.settings import Settings
 from registrar.core.status import error_status, unmanaged_status
 from registrar.core.sweep import WRITES, Row, plan_sweep
-from registrar.engine.applier import ObjectKey, apply_plan, key_of
+from registrar.engine.applier import apply_plan
 from registrar.engine.lifecycle import UNTAGGED, VOLUME_DELETED, settle_orphan
 from registrar.engine.ports import (
     ClusterConnector,
