@@ -8,14 +8,13 @@ import os
 import platform
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from devcluster.lambda_runtime import copy_runtime
+from stacks import bundling
 
-from devcluster.lambda_runtime import copy_runtime  # noqa: E402
-from stacks import bundling  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
+
 
 WORK = Path(os.environ.get("BENCH_WORK", "/tmp/ebs-pv-registrar-bench"))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import _build
+from bench import _build
 
 MB = 1024 * 1024
 

@@ -14,7 +14,7 @@ Modes:
          pip install of lambdas/requirements.txt (compiled, the favourable case for it).
          Also ours without the precompiled bytecode, run with -B (a read-only code dir).
 
-Usage: .venv/bin/python bench/coldstart.py [--runs 15] [--mode both|dev|asset] [--rebuild]
+Usage: .venv/bin/python -m bench.coldstart [--runs 15] [--mode both|dev|asset] [--rebuild]
        [--importtime]
 """
 
@@ -28,7 +28,8 @@ import sys
 import time
 from pathlib import Path
 
-import _build
+from bench import _build
+from stacks import bundling
 
 OURS = """
 import time
@@ -122,9 +123,9 @@ def dev_variants() -> list[Variant]:
 
 
 def asset_variants(rebuild: bool) -> list[Variant]:
-    python = _build.bundling.target_python()
+    python = bundling.target_python()
     if python is None:
-        raise SystemExit(f"no python{_build.bundling.PYTHON_VERSION} to run the asset with")
+        raise SystemExit(f"no python{bundling.PYTHON_VERSION} to run the asset with")
     asset, runtime = _build.asset(rebuild), _build.runtime_dir()
     nopyc, naive = _build.asset_without_bytecode(rebuild), _build.naive(rebuild)
     no_botocore = _build.asset_with_runtime_botocore(rebuild)
@@ -152,7 +153,9 @@ def asset_variants(rebuild: bool) -> list[Variant]:
 def measure(variants: list[Variant], runs: int) -> None:
     for variant in variants:  # one untimed run each: fills the page cache, checks it works
         variant.run()
-        variant.imports.clear(), variant.inits.clear(), variant.walls.clear()
+        variant.imports.clear()
+        variant.inits.clear()
+        variant.walls.clear()
     for i in range(runs):
         shift = i % len(variants)
         for variant in variants[shift:] + variants[:shift]:
@@ -182,7 +185,7 @@ def report(variants: list[Variant], baseline: Variant, runs: int) -> None:
 
 def importtime(rebuild: bool) -> None:
     """`python -X importtime` of ours in the asset: where the remaining milliseconds go."""
-    python = _build.bundling.target_python()
+    python = bundling.target_python()
     asset, runtime = _build.asset(rebuild), _build.runtime_dir()
     argv = [str(python), "-I", "-S", "-X", "importtime", "-c", python_code([asset, runtime], OURS)]
     done = subprocess.run(argv, env=lambda_env(asset), capture_output=True, text=True, check=True)
@@ -190,8 +193,8 @@ def importtime(rebuild: bool) -> None:
     for line in done.stderr.splitlines():
         if not line.startswith("import time:") or "cumulative" in line:
             continue
-        self_us, cumulative, name = line.removeprefix("import time:").split("|")
-        rows.append((int(cumulative), int(self_us), name.rstrip()))
+        self_text, cumulative_text, name = line.removeprefix("import time:").split("|")
+        rows.append((int(cumulative_text), int(self_text), name.rstrip()))
     by_package: dict[str, int] = {}
     for _cumulative, self_us, name in rows:
         package = name.strip().split(".")[0]
@@ -228,5 +231,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     main()

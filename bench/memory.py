@@ -6,7 +6,7 @@ kmock API server over TLS -> CreateTags on a moto server. The servers run outsid
 process. Reported: peak RSS (VmHWM; Lambda's "Max Memory Used" is the sandbox's peak) and the
 tracemalloc peak (Python objects only) in a second run.
 
-Usage: .venv/bin/python bench/memory.py
+Usage: .venv/bin/python -m bench.memory
 """
 
 from __future__ import annotations
@@ -14,19 +14,16 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-import _build
-
-sys.path[:0] = [str(_build.REPO), str(_build.REPO / "lambdas")]
-
-from devcluster import eventfactory as ef  # noqa: E402
-from devcluster.kmockthread import KmockThread  # noqa: E402
-from devcluster.lambda_runtime import lambda_env  # noqa: E402
-from devcluster.motoserver import MotoServer  # noqa: E402
-from devcluster.tlsapi import make_tls  # noqa: E402
+from bench import _build
+from devcluster import eventfactory as ef
+from devcluster.kmockthread import KmockThread
+from devcluster.lambda_runtime import lambda_env
+from devcluster.motoserver import MotoServer
+from devcluster.tlsapi import make_tls
+from stacks import bundling
 
 CHILD = """
 import json, sys
@@ -65,7 +62,7 @@ print(json.dumps({
 
 
 def main() -> None:
-    python = _build.bundling.target_python()
+    python = bundling.target_python()
     asset, runtime = _build.asset(), _build.runtime_dir()
     env = lambda_env(asset)
     moto = MotoServer()

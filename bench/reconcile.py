@@ -351,7 +351,7 @@ def report(results: list[dict[str, Any]], sizes: list[int]) -> None:
             a = next(r for r in results if r["size"] == small and r["kind"] == kind)
             b = next(r for r in results if r["size"] == large and r["kind"] == kind)
             def ratio(key: str, a: dict[str, Any] = a, b: dict[str, Any] = b) -> float:
-                return (b[key] / large) / (a[key] / small)
+                return float((b[key] / large) / (a[key] / small))
             calls = ((b["aws"] + b["kube"]) / large) / ((a["aws"] + a["kube"]) / small)
             print(f"  {kind}: time {ratio('seconds'):.2f}, client CPU {ratio('cpu'):.2f}, "
                   f"calls {calls:.2f}, "

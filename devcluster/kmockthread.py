@@ -47,7 +47,8 @@ class KmockThread:
             emulator, server_cls=tls_server_class(self._tls)
         ):
             for plural in ("persistentvolumes", "persistentvolumeclaims", "events"):
-                emulator.resources[f"v1/{plural}"] = {}  # a LIST answers before any create
+                # An empty resource: a LIST answers before any create.
+                emulator.resources[f"v1/{plural}"] = {}  # type: ignore[assignment]
             self.emulator = emulator
             self.url = f"https://127.0.0.1:{emulator.servers[0].port}"
             self._ready.set()

@@ -28,7 +28,7 @@ PLURALS = {"PersistentVolume": "v1/persistentvolumes", "PersistentVolumeClaim":
            "v1/persistentvolumeclaims"}
 
 
-class PagingEmulator(kmock.KubernetesEmulator):  # type: ignore[misc]
+class PagingEmulator(kmock.KubernetesEmulator):
     """kmock's emulator with server-side pagination, label selectors, indexed GETs and
     request timestamps (`stamps`, time.monotonic() at arrival)."""
 
@@ -122,7 +122,7 @@ class PagingKmockThread(KmockThread):
             emulator, server_cls=tls_server_class(self._tls)
         ):
             for plural in ("persistentvolumes", "persistentvolumeclaims", "events"):
-                emulator.resources[f"v1/{plural}"] = {}
+                emulator.resources[f"v1/{plural}"] = {}  # type: ignore[assignment]
             self.emulator = emulator
             self.url = f"https://127.0.0.1:{emulator.servers[0].port}"
             self._ready.set()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from functools import cache
 from typing import Any
 
@@ -11,15 +10,16 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from registrar.core import tags as t
 from registrar.core.errors import InvalidInputError
 from registrar.core.events import parse_event
-from registrar.core.settings import Settings
+from registrar.core.settings import Settings, aws_region
 from registrar.engine.service import Outcome, Registrar
 from registrar.wiring import build_registrar
 
-SERVICE = "ebs-pv-registrar"
+SERVICE = t.MANAGER
 logger = Logger(service=SERVICE)
-metrics = Metrics(namespace="EbsPvRegistrar", service=SERVICE)
+metrics = Metrics(namespace=t.METRICS_NAMESPACE, service=SERVICE)
 # Only botocore is worth a subsegment; patching everything also imports sqlite3 and friends.
 tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
 copy_config_to_registered_loggers(source_logger=logger, include={"registrar"})
@@ -40,8 +40,7 @@ OUTCOME_METRICS = {
 @cache
 def registrar() -> Registrar:
     """Built once per execution environment, reused by warm invocations."""
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
-    return build_registrar(Settings.from_env(), region)
+    return build_registrar(Settings.from_env(), aws_region())
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -8,7 +8,7 @@ import pytest
 
 from devcluster.eventbridge import matches
 from tests.infra.conftest import Synth
-from tests.stack.test_stack_rules import rules
+from tests.infra.test_stack_rules import rules
 from tests.support.events import load_event, sample_event_names, variant_event_names
 
 # Which rule each sample must invoke; None: no rule may match.

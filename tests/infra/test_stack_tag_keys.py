@@ -9,11 +9,16 @@ import registrar.core.settings
 from registrar.core import tags
 from stacks.config import DEFAULTS, RegistrarConfig
 from stacks.constructs.event_rules import INPUT_TAG_KEYS
+from stacks.constructs.function import METRICS_NAMESPACE, SERVICE_NAME
 
 
 def test_rule_keys_are_the_lambdas_input_tags() -> None:
     assert set(INPUT_TAG_KEYS) == tags.INPUT_TAGS
     assert not set(INPUT_TAG_KEYS) & tags.OUTPUT_TAGS
+
+
+def test_metrics_and_logs_go_where_the_dashboard_and_alarms_look() -> None:
+    assert (SERVICE_NAME, METRICS_NAMESPACE) == (tags.MANAGER, tags.METRICS_NAMESPACE)
 
 
 class Context:

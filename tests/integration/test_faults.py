@@ -25,6 +25,8 @@ from registrar.engine.service import Registrar
 from registrar.handler import handle
 from tests.support.counting import CountingProxy, kube_requests
 
+pytestmark = pytest.mark.faults
+
 SETTINGS = Settings(default_cluster="prod", allowed_clusters=("prod",))
 FAST = RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.05)
 OUTCOMES = {"registered", "unchanged", "ignored", "invalid", "conflict", "released", "reconciled"}

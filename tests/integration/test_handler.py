@@ -67,7 +67,7 @@ def metrics_of(records: list[dict[str, Any]]) -> dict[str, float]:
 def test_malformed_event_is_one_log_line_and_a_metric(
     output: Output,
 ) -> None:
-    answer = handler.lambda_handler({"detail-type": 7}, Context())  # type: ignore[arg-type]
+    answer = handler.lambda_handler({"detail-type": 7}, Context())
     assert answer["outcomes"][0]["result"] == "invalid"
     records = output.records()
     warnings = [r for r in records if r.get("level") == "WARNING"]
@@ -87,7 +87,7 @@ def test_registration_counts_and_logs(
         TagSpecifications=[{"ResourceType": "volume", "Tags": tags}],
     )["VolumeId"]
     event = ef.create_volume(volume_id, {"k8s-pv": "handler-path"}, size=4)
-    answer = handler.lambda_handler(event, Context())  # type: ignore[arg-type]
+    answer = handler.lambda_handler(event, Context())
     assert answer["outcomes"][0]["result"] == "registered"
     assert answer["outcomes"][0]["objects"] == [
         "created pv/handler-path",
@@ -108,7 +108,7 @@ def test_invalid_tag_logs_the_tag_and_rule(
         TagSpecifications=[{"ResourceType": "volume", "Tags": tags}],
     )["VolumeId"]
     event = ef.create_volume(volume_id, {"k8s-pv": "ok", "k8s-fstype": "zfs"})
-    handler.lambda_handler(event, Context())  # type: ignore[arg-type]
+    handler.lambda_handler(event, Context())
     records = output.records()
     invalid = [r for r in records if r.get("message") == "invalid input"]
     assert len(invalid) == 1

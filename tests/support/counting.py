@@ -75,7 +75,7 @@ class CountingProxy:
 
 def kube_requests(server: KmockThread) -> Counter[str]:
     assert server.emulator is not None
-    seen = Counter()
+    seen: Counter[str] = Counter()
     for request in list(server.emulator):
         method = str(request.method).upper().rsplit(".", 1)[-1]
         seen[f"{method} {urllib.parse.urlsplit(str(request.url)).path}"] += 1

@@ -6,6 +6,7 @@ import contextlib
 import copy
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +17,8 @@ from registrar.core.settings import Settings
 from registrar.core.status import error_status
 from tests.support.events import load_event, sample_event_names
 from tests.support.helpers import assert_valid_manifest, facts
+
+pytestmark = pytest.mark.fuzz
 
 SETTINGS = Settings(default_cluster="prod", allowed_clusters=("prod", "dev"))
 TAG_KEYS = [

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -19,7 +18,7 @@ from registrar.core import tags as t
 from registrar.core.errors import InvalidInputError, RegistrarError, SettingsError
 from registrar.core.events import Ignored, parse_event
 from registrar.core.models import VolumeFacts
-from registrar.core.settings import Settings
+from registrar.core.settings import Settings, aws_region
 from registrar.core.sweep import target_cluster
 from registrar.engine.ports import VolumeReader
 from registrar.engine.service import Ready, Rejected, plan_event
@@ -103,7 +102,7 @@ def run_render(args: argparse.Namespace) -> int:
         raise InvalidInputError(str(args.event), f"not a readable JSON file ({error})") from None
     event = parse_event(raw)
     settings = Settings.from_env()
-    region = raw.get("region") or _default_region()
+    region = raw.get("region") or aws_region()
     items, status = [], EXIT_OK
     for planned in plan_event(event, LazyVolumes(region), settings):
         if isinstance(planned, Ignored):
@@ -121,7 +120,7 @@ def run_register(args: argparse.Namespace) -> int:
     # Imported here: boto3 costs ~0.2 s, and `token` runs before every kubectl command.
     from registrar.wiring import build_registrar  # noqa: PLC0415
 
-    registrar = build_registrar(Settings.from_env(), args.region or _default_region())
+    registrar = build_registrar(Settings.from_env(), args.region or aws_region())
     outcome = registrar.register(args.volume_id, args.cluster)
     for obj in outcome.objects:
         print(obj.line())
@@ -136,7 +135,7 @@ def run_reconcile(args: argparse.Namespace) -> int:
     from registrar.wiring import build_gateways, build_identities  # noqa: PLC0415
 
     settings = Settings.from_env()
-    region = args.region or _default_region()
+    region = args.region or aws_region()
     volumes, clusters = build_gateways(region, settings)
     reconciler = Reconciler(settings, volumes, clusters, build_identities(settings, region))
     rows = []
@@ -150,7 +149,7 @@ def run_status(args: argparse.Namespace) -> int:
     from registrar.wiring import build_gateways  # noqa: PLC0415 - see run_register
 
     settings = Settings.from_env()
-    volumes, clusters = build_gateways(args.region or _default_region(), settings)
+    volumes, clusters = build_gateways(args.region or aws_region(), settings)
     tagged = list(progress_bar(volumes.tagged_volumes(), "tagged volumes"))
     found = []
     for cluster in _clusters(args, settings):
@@ -193,7 +192,3 @@ class LazyVolumes:
 
     def describe_volume(self, volume_id: str) -> VolumeFacts:
         return self._ec2.describe_volume(volume_id)
-
-
-def _default_region() -> str:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"

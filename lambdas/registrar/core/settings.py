@@ -13,6 +13,12 @@ UNVERIFIED_EVENTS = ("refuse", "cloudtrail")
 DEFAULT_DENIED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
 
 
+def aws_region(environ: Mapping[str, str] | None = None) -> str:
+    """The region the Lambda runtime (AWS_REGION) or the AWS CLI (AWS_DEFAULT_REGION) names."""
+    env = os.environ if environ is None else environ
+    return env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
 def _csv(value: str | None) -> tuple[str, ...]:
     return tuple(item.strip() for item in (value or "").split(",") if item.strip())
 

@@ -32,7 +32,8 @@ OUTPUT_TAGS = frozenset({STATUS_TAG, CSI_CLUSTER_TAG})
 
 STATUS_MAX_LENGTH = 256
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
-MANAGER = "ebs-pv-registrar"
+MANAGER = "ebs-pv-registrar"  # also the Powertools service name
+METRICS_NAMESPACE = "EbsPvRegistrar"
 VOLUME_ID_ANNOTATION = "ebs-pv-registrar/volume-id"
 CLUSTER_ANNOTATION = "ebs-pv-registrar/cluster"
 UNMANAGED_ANNOTATION = "ebs-pv-registrar/unmanaged"

@@ -1,0 +1,3 @@
+from registrar.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,283 @@
+"""The only module that calls AWS APIs (EC2, EKS, STS). Maps botocore errors into domain errors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
+from typing import Any, TypeVar
+
+import botocore.session
+from botocore.config import Config
+from botocore.credentials import Credentials
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionError,
+    HTTPClientError,
+    NoCredentialsError,
+)
+
+from registrar.core import tags as t
+from registrar.core.errors import (
+    ForbiddenError,
+    InvalidInputError,
+    NotFoundError,
+    ProtocolError,
+    RegistrarError,
+    RejectedError,
+    TransientError,
+    UnauthorizedError,
+)
+from registrar.core.events import TagsSet, VolumeCreated, parse_event
+from registrar.core.models import ClusterInfo, VolumeFacts
+
+# Adaptive retries absorb EC2 throttling; timeouts keep a stuck call from eating the Lambda.
+CLIENT_CONFIG = Config(
+    connect_timeout=5,
+    read_timeout=15,
+    retries={"mode": "adaptive", "max_attempts": 5},
+)
+
+_NOT_FOUND = {"InvalidVolume.NotFound", "ResourceNotFoundException", "NotFoundException"}
+_FORBIDDEN = {"UnauthorizedOperation", "AccessDenied", "AccessDeniedException"}
+_TRANSIENT = {
+    "RequestLimitExceeded",
+    "Throttling",
+    "ThrottlingException",
+    "ServiceUnavailable",
+    "Unavailable",
+    "InternalError",
+    "InternalFailure",
+    "ServerException",
+}
+_INVALID = {"InvalidParameterValue", "InvalidVolumeID.Malformed", "InvalidParameterException"}
+
+T = TypeVar("T")
+EXISTING_BATCH = 200  # values per DescribeVolumes filter
+
+
+def _client(
+    service: str,
+    region: str | None,
+    session: botocore.session.Session | None,
+    config: Config = CLIENT_CONFIG,
+) -> Any:
+    """A botocore client from a fresh session (what boto3.client does), without boto3, whose
+    import costs ~0.1 s (s3transfer) for nothing the registrar uses."""
+    return (session or botocore.session.get_session()).create_client(
+        service, region_name=region, config=config
+    )
+
+
+def call_aws(what: str, call: Callable[[], T]) -> T:
+    """Run one AWS call; every failure leaves as a domain error that says if a retry helps."""
+    try:
+        return call()
+    except ClientError as error:
+        raise domain_error(what, error) from error
+    except NoCredentialsError as error:
+        raise UnauthorizedError(f"{what}: no AWS credentials found") from error
+    except (ConnectionError, HTTPClientError) as error:
+        raise TransientError(f"{what}: {type(error).__name__}") from error
+    except BotoCoreError as error:
+        raise TransientError(f"{what}: {error}") from error
+
+
+def domain_error(what: str, error: ClientError) -> RegistrarError:
+    code = str(error.response.get("Error", {}).get("Code", ""))
+    status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    message = f"{what}: {code}"
+    if code in _NOT_FOUND or status == 404:
+        return NotFoundError(f"{what}: not found ({code})")
+    if code in _FORBIDDEN or status == 403:
+        return ForbiddenError(message)
+    if code in _INVALID:
+        return RejectedError(what, code)
+    if code in _TRANSIENT or status >= 500 or status == 429:
+        return TransientError(message)
+    return ProtocolError(message)
+
+
+class Ec2Volumes:
+    """DescribeVolumes and the status tags, in one region. Implements VolumeReader/VolumeTagger."""
+
+    def __init__(
+        self,
+        region: str,
+        session: botocore.session.Session | None = None,
+        config: Config = CLIENT_CONFIG,
+    ) -> None:
+        self._ec2: Any = _client("ec2", region, session, config)
+
+    def describe_volume(self, volume_id: str) -> VolumeFacts:
+        response = call_aws(
+            f"DescribeVolumes {volume_id}",
+            lambda: self._ec2.describe_volumes(VolumeIds=[volume_id]),
+        )
+        volumes = response.get("Volumes", [])
+        if not volumes:
+            raise NotFoundError(f"volume {volume_id} not found")
+        return volume_facts(volumes[0])
+
+    def tagged_volumes(self) -> Iterator[VolumeFacts]:
+        """Every volume carrying the k8s-pv tag key, in pages of the largest size EC2 allows."""
+        paginator = self._ec2.get_paginator("describe_volumes")
+        pages = paginator.paginate(
+            Filters=[{"Name": "tag-key", "Values": [t.PV_TAG]}],
+            PaginationConfig={"PageSize": 500},
+        )
+        iterator = iter(pages)
+        while True:
+            page = call_aws("DescribeVolumes", lambda: next(iterator, None))
+            if page is None:
+                return
+            yield from (volume_facts(v) for v in page.get("Volumes", []))
+
+    def existing_ids(self, volume_ids: Iterable[str]) -> set[str]:
+        """A volume-id filter, unlike VolumeIds, does not fail the call for a missing volume."""
+        ids, found = sorted(set(volume_ids)), set[str]()
+        for start in range(0, len(ids), EXISTING_BATCH):
+            filters = [{"Name": "volume-id", "Values": ids[start : start + EXISTING_BATCH]}]
+            response = call_aws(
+                "DescribeVolumes",
+                partial(self._ec2.describe_volumes, Filters=filters, MaxResults=500),
+            )
+            found |= {str(v["VolumeId"]) for v in response.get("Volumes", [])}
+        return found
+
+    def write_status(self, volume_id: str, status: str) -> None:
+        tags = [
+            {"Key": t.STATUS_TAG, "Value": status},
+            {"Key": t.CSI_CLUSTER_TAG, "Value": "true"},
+        ]
+        call_aws(
+            f"CreateTags {volume_id}",
+            lambda: self._ec2.create_tags(Resources=[volume_id], Tags=tags),
+        )
+
+
+def volume_facts(volume: dict[str, Any]) -> VolumeFacts:
+    """A DescribeVolumes entry as VolumeFacts."""
+    return VolumeFacts(
+        volume_id=str(volume["VolumeId"]),
+        size_gib=int(volume.get("Size", 0)),
+        availability_zone=str(volume.get("AvailabilityZone", "")),
+        volume_type=str(volume.get("VolumeType", "")),
+        multi_attach=bool(volume.get("MultiAttachEnabled", False)),
+        tags={str(tag["Key"]): str(tag.get("Value", "")) for tag in volume.get("Tags", [])},
+        state=str(volume.get("State", "available")),
+    )
+
+
+# awscli's `eks get-token --role-arn` uses this session name; CloudTrail readers know it.
+ROLE_SESSION_NAME = "EKSGetTokenAuth"
+
+
+class _RedactSecretBodies(logging.Filter):
+    """botocore logs whole response bodies at DEBUG: keep the cluster CA and assumed-role
+    credentials out of them."""
+
+    MARKERS = (b'"certificateAuthority"', b"<SecretAccessKey>", b'"SecretAccessKey"')
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            body = record.args[0]
+            if isinstance(body, bytes) and any(marker in body for marker in self.MARKERS):
+                record.args = ("<redacted: holds a CA or credentials>",)
+        return True
+
+
+def _install_redaction() -> None:
+    parsers = logging.getLogger("botocore.parsers")
+    if not any(isinstance(f, _RedactSecretBodies) for f in parsers.filters):
+        parsers.addFilter(_RedactSecretBodies())
+
+
+_install_redaction()
+
+
+class EksDirectory:
+    """DescribeCluster in one region. Implements ClusterDirectory."""
+
+    def __init__(self, region: str | None = None, session: botocore.session.Session | None = None):
+        self._eks: Any = _client("eks", region, session)
+        self.region = str(self._eks.meta.region_name)
+
+    def describe_cluster(self, name: str) -> ClusterInfo:
+        response = call_aws(
+            f"DescribeCluster {name}", lambda: self._eks.describe_cluster(name=name)
+        )
+        cluster = response.get("cluster", {})
+        endpoint = cluster.get("endpoint")
+        ca_data = cluster.get("certificateAuthority", {}).get("data")
+        if not endpoint or not ca_data:
+            status = cluster.get("status", "unknown")
+            raise TransientError(f"DescribeCluster {name}: no endpoint or CA yet (status {status})")
+        try:
+            ca_pem = base64.b64decode(ca_data, validate=True)
+        except (binascii.Error, ValueError):
+            raise TransientError(f"DescribeCluster {name}: CA data is not base64") from None
+        return ClusterInfo(name=name, endpoint=endpoint, ca_pem=ca_pem, region=self.region)
+
+
+def assume_role_credentials(
+    role_arn: str, region: str | None = None, session: botocore.session.Session | None = None
+) -> Credentials:
+    """Credentials of `role_arn` for signing a token, as `aws eks get-token --role-arn` does."""
+    sts: Any = _client("sts", region, session)
+    response = call_aws(
+        f"AssumeRole {role_arn}",
+        lambda: sts.assume_role(RoleArn=role_arn, RoleSessionName=ROLE_SESSION_NAME),
+    )
+    creds = response["Credentials"]
+    return Credentials(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+
+
+def configured_region() -> str | None:
+    """The region of the AWS config and environment, as the AWS CLI resolves it."""
+    region = botocore.session.get_session().get_config_variable("region")
+    return str(region) if region else None
+
+
+def signing_credentials(region: str, role_arn: str | None = None) -> Credentials | None:
+    """What `aws eks get-token [--role-arn]` signs with: an assumed role, or the default chain."""
+    if role_arn:
+        return assume_role_credentials(role_arn, region)
+    found: Credentials | None = botocore.session.get_session().get_credentials()
+    return found
+
+
+class CloudTrailIdentities:
+    """Who set a volume's `k8s-pv` tag, from CloudTrail's record (LookupEvents, last 90 days).
+
+    For events that name no caller, when REGISTRAR_UNVERIFIED_EVENTS=cloudtrail."""
+
+    def __init__(self, region: str, session: botocore.session.Session | None = None) -> None:
+        self._region = region
+        self._trail = _client("cloudtrail", region, session)
+
+    def who_tagged(self, volume_id: str) -> tuple[str, ...]:
+        lookup = {"AttributeKey": "ResourceName", "AttributeValue": volume_id}
+        response = call_aws(
+            f"LookupEvents {volume_id}",
+            partial(self._trail.lookup_events, LookupAttributes=[lookup], MaxResults=50),
+        )
+        for found in response.get("Events", []):  # newest first
+            if found.get("EventName") not in ("CreateTags", "CreateVolume"):
+                continue
+            record = {
+                "detail-type": "AWS API Call via CloudTrail",
+                "source": "aws.ec2",
+                "region": self._region,
+                "detail": json.loads(found.get("CloudTrailEvent") or "{}"),
+            }
+            with contextlib.suppress(InvalidInputError):
+                parsed = parse_event(record)
+                if isinstance(parsed, (VolumeCreated, TagsSet)) and t.PV_TAG in parsed.tags:
+                    return parsed.principals
+        return ()

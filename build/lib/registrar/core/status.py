@@ -1,0 +1,51 @@
+"""The texts the registrar writes on a volume as `k8s-pv-status`, and how it reads them back."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from registrar.core import tags as t
+
+REGISTERED = "registered "
+
+
+def registered_text(cluster: str | None, pv_name: str, claim: tuple[str, str] | None) -> str:
+    target = f"{REGISTERED}{cluster}/{pv_name}"
+    if claim is not None:
+        target += f" -> {claim[0]}/{claim[1]}"
+    return status_text(target)
+
+
+def unmanaged_status(cluster: str, pv_name: str, why: str) -> str:
+    """What a volume says once its objects are no longer managed (so it may register elsewhere)."""
+    return status_text(f"unmanaged {cluster}/{pv_name}: {why}")
+
+
+def registered_cluster(status: str) -> str | None:
+    """The cluster a `registered <cluster>/<pv> …` status names, if any."""
+    if not status.startswith(REGISTERED):
+        return None
+    return status[len(REGISTERED) :].split("/", 1)[0] or None
+
+
+def error_status(reason: str) -> str:
+    return status_text(f"error: {reason}")
+
+
+def status_text(text: str) -> str:
+    """One printable line of at most 256 characters: what an EC2 tag value can hold."""
+    line = "".join(ch if ch.isprintable() else " " for ch in text)
+    line = " ".join(line.split())
+    limit = t.STATUS_MAX_LENGTH
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def show(value: str, limit: int = 40) -> str:
+    """A user value quoted for a message: escaped and cut, so one line stays one line."""
+    shown = value if len(value) <= limit else value[:limit] + "…"
+    return ascii(shown)
+
+
+def status_is_current(tags: Mapping[str, str], status: str) -> bool:
+    """The volume already says exactly this (a duplicate event): no write needed."""
+    return tags.get(t.STATUS_TAG) == status and tags.get(t.CSI_CLUSTER_TAG) == "true"

@@ -1,0 +1,40 @@
+"""Tag keys (README: Tags): the ones users set and the ones the registrar writes back."""
+
+from __future__ import annotations
+
+PV_TAG = "k8s-pv"
+PVC_TAG = "k8s-pvc"
+CLUSTER_TAG = "k8s-cluster"
+FSTYPE_TAG = "k8s-fstype"
+VOLUME_MODE_TAG = "k8s-volume-mode"
+ACCESS_MODE_TAG = "k8s-access-mode"
+RECLAIM_POLICY_TAG = "k8s-reclaim-policy"
+STORAGE_CLASS_TAG = "k8s-storage-class"
+
+# Keys a user sets to steer the registration. A change to any of them is worth an event.
+INPUT_TAGS = frozenset(
+    {
+        PV_TAG,
+        PVC_TAG,
+        CLUSTER_TAG,
+        FSTYPE_TAG,
+        VOLUME_MODE_TAG,
+        ACCESS_MODE_TAG,
+        RECLAIM_POLICY_TAG,
+        STORAGE_CLASS_TAG,
+    }
+)
+
+STATUS_TAG = "k8s-pv-status"
+CSI_CLUSTER_TAG = "ebs.csi.aws.com/cluster"
+# Keys the registrar writes. Events about only these are our own echo and are ignored.
+OUTPUT_TAGS = frozenset({STATUS_TAG, CSI_CLUSTER_TAG})
+
+STATUS_MAX_LENGTH = 256
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGER = "ebs-pv-registrar"  # also the Powertools service name
+METRICS_NAMESPACE = "EbsPvRegistrar"
+VOLUME_ID_ANNOTATION = "ebs-pv-registrar/volume-id"
+CLUSTER_ANNOTATION = "ebs-pv-registrar/cluster"
+UNMANAGED_ANNOTATION = "ebs-pv-registrar/unmanaged"
+MANAGED_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGER}"

@@ -1,0 +1,105 @@
+"""Apply a plan through the Kubernetes port: create, accept an identical object, never overwrite."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from registrar.core import tags as t
+from registrar.core.errors import ConflictError, RegistrarError
+from registrar.core.models import Manifest
+from registrar.core.objects import ObjectKey, conflict_reason, key_of
+from registrar.core.planner import Plan
+from registrar.engine.ports import KubePort
+
+log = logging.getLogger(__name__)
+
+Action = Literal["created", "updated", "unchanged", "conflict", "skipped", "deleted", "unmanaged"]
+SHORT_KIND = {"PersistentVolume": "pv", "PersistentVolumeClaim": "pvc"}
+
+
+@dataclass(frozen=True)
+class ObjectResult:
+    kind: str
+    name: str
+    namespace: str | None
+    action: Action
+    reason: str = ""
+
+    @property
+    def ref(self) -> str:
+        path = f"{self.namespace}/{self.name}" if self.namespace else self.name
+        return f"{SHORT_KIND.get(self.kind, self.kind)}/{path}"
+
+    def line(self) -> str:
+        return f"{self.action} {self.ref}" + (f": {self.reason}" if self.reason else "")
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    objects: tuple[ObjectResult, ...]
+
+    @property
+    def conflict(self) -> ObjectResult | None:
+        return next((o for o in self.objects if o.action == "conflict"), None)
+
+    @property
+    def created(self) -> bool:
+        return any(o.action in ("created", "updated") for o in self.objects)
+
+
+def apply_plan(
+    plan: Plan, kube: KubePort, known: Mapping[ObjectKey, Manifest] | None = None
+) -> ApplyResult:
+    """PV first, then the claim; a conflicting PV stops before the claim is created.
+
+    `known` holds objects already listed (a sweep): they are compared without a request, and
+    only what is missing from it is created.
+    """
+    pv = _ensure(plan.pv, kube, plan.volume_id, known)
+    results = [pv]
+    if plan.pvc is not None:
+        if pv.action == "conflict":
+            meta = plan.pvc["metadata"]
+            reason = "its volume is in conflict"
+            kind, name, namespace = plan.pvc["kind"], meta["name"], meta["namespace"]
+            results.append(ObjectResult(kind, name, namespace, "skipped", reason))
+        else:
+            results.append(_ensure(plan.pvc, kube, plan.volume_id, known))
+    return ApplyResult(tuple(results))
+
+
+def _ensure(
+    desired: Manifest, kube: KubePort, volume_id: str, known: Mapping[ObjectKey, Manifest] | None
+) -> ObjectResult:
+    kind, namespace, name = key_of(desired)
+    existing = None if known is None else known.get((kind, namespace, name))
+    if existing is None:
+        try:
+            created = kube.create(desired)
+        except ConflictError:
+            existing = kube.get(kind, name, namespace)
+        else:
+            message = f"Registered from EBS volume {volume_id} by {t.MANAGER}"
+            note(kube, created, "Registered", message, "Normal")
+            return ObjectResult(kind, name, namespace, "created")
+    reason = conflict_reason(desired, existing)
+    if reason is not None:
+        note(kube, existing, "RegistrationConflict", f"{volume_id}: {reason}", "Warning")
+        return ObjectResult(kind, name, namespace, "conflict", reason)
+    if t.UNMANAGED_ANNOTATION in (existing["metadata"].get("annotations") or {}):
+        # Tagged again after `k8s-pv` was removed: managed once more.
+        unmark = {"metadata": {"annotations": {t.UNMANAGED_ANNOTATION: None}}}
+        kube.patch(kind, name, namespace, unmark)
+        return ObjectResult(kind, name, namespace, "updated", "managed again")
+    return ObjectResult(kind, name, namespace, "unchanged")
+
+
+def note(kube: KubePort, obj: Manifest, reason: str, message: str, event_type: str) -> None:
+    """Provenance is best effort: a refused Event must not undo a registration."""
+    try:
+        kube.record_event(obj, reason, message, event_type)
+    except RegistrarError as error:
+        log.warning("event not recorded", extra={"reason": reason, "error": str(error)})

@@ -1,0 +1,80 @@
+"""Narrow interfaces the logic depends on. `aws.py` and `kube.py` implement them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Protocol
+
+from registrar.core.models import ClusterInfo, Kind, Manifest, VolumeFacts
+
+
+class VolumeReader(Protocol):
+    def describe_volume(self, volume_id: str) -> VolumeFacts:
+        """One DescribeVolumes call; raises NotFoundError when the volume is gone."""
+        ...
+
+
+class VolumeLister(Protocol):
+    def tagged_volumes(self) -> Iterator[VolumeFacts]:
+        """Every volume carrying the `k8s-pv` tag key, paginated."""
+        ...
+
+    def existing_ids(self, volume_ids: Iterable[str]) -> set[str]:
+        """Which of these volumes still exist (batched, never one call per volume)."""
+        ...
+
+
+class VolumeTagger(Protocol):
+    def write_status(self, volume_id: str, status: str) -> None:
+        """Write `k8s-pv-status` (and `ebs.csi.aws.com/cluster=true`) on the volume."""
+        ...
+
+
+class IdentityLookup(Protocol):
+    def who_tagged(self, volume_id: str) -> tuple[str, ...]:
+        """The ARNs of whoever last set the volume's `k8s-pv` tag; () when unknown."""
+        ...
+
+
+class ClusterDirectory(Protocol):
+    def describe_cluster(self, name: str) -> ClusterInfo:
+        """DescribeCluster: the endpoint and CA of an EKS cluster."""
+        ...
+
+
+class KubePort(Protocol):
+    """The few Kubernetes calls the registrar makes. Manifests are camelCase JSON dicts."""
+
+    def get(self, kind: Kind, name: str, namespace: str | None = None) -> Manifest:
+        """Raises NotFoundError on 404."""
+        ...
+
+    def create(self, manifest: Mapping[str, Any]) -> Manifest:
+        """Raises ConflictError when the name is taken (409)."""
+        ...
+
+    def patch(
+        self, kind: Kind, name: str, namespace: str | None, patch: Mapping[str, Any]
+    ) -> Manifest:
+        """A JSON merge patch."""
+        ...
+
+    def delete(self, kind: Kind, name: str, namespace: str | None = None) -> None: ...
+
+    def list(
+        self, kind: Kind, label_selector: str, namespace: str | None = None
+    ) -> Iterator[Manifest]:
+        """Every object matching the selector, following `continue` tokens."""
+        ...
+
+    def record_event(
+        self, involved: Mapping[str, Any], reason: str, message: str, event_type: str = "Normal"
+    ) -> None:
+        """Create a core/v1 Event about `involved` (a manifest we hold)."""
+        ...
+
+
+class ClusterConnector(Protocol):
+    def kube_for(self, cluster: str) -> KubePort:
+        """A gateway authenticated to the named cluster (cached across warm invocations)."""
+        ...

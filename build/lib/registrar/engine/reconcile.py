@@ -1,0 +1,122 @@
+"""A reconcile sweep: list once, plan without I/O, write only what the plan needs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Protocol, TypeVar
+
+from registrar.core import tags as t
+from registrar.core.models import Manifest
+from registrar.core.objects import ObjectKey, key_of
+from registrar.core.settings import Settings
+from registrar.core.status import error_status, unmanaged_status
+from registrar.core.sweep import WRITES, Row, plan_sweep
+from registrar.engine.applier import apply_plan
+from registrar.engine.lifecycle import UNTAGGED, VOLUME_DELETED, settle_orphan
+from registrar.engine.ports import (
+    ClusterConnector,
+    IdentityLookup,
+    KubePort,
+    VolumeLister,
+    VolumeTagger,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Progress(Protocol):
+    """Wraps a long iteration to show progress (the CLI passes a tqdm bar on stderr)."""
+
+    def __call__(self, items: Iterable[T], label: str, total: int | None = None) -> Iterable[T]:
+        ...
+
+
+def no_progress(items: Iterable[T], label: str, total: int | None = None) -> Iterable[T]:
+    return items
+
+
+class SweepVolumes(VolumeLister, VolumeTagger, Protocol):
+    """The AWS side of a sweep."""
+
+
+class Reconciler:
+    def __init__(
+        self,
+        settings: Settings,
+        volumes: SweepVolumes,
+        clusters: ClusterConnector,
+        identities: IdentityLookup | None = None,
+    ) -> None:
+        self._settings = settings
+        self._volumes = volumes
+        self._clusters = clusters
+        self._identities = identities
+
+    def sweep(
+        self, cluster: str, *, dry_run: bool = False, progress: Progress = no_progress
+    ) -> list[Row]:
+        """The plan for one cluster; carried out unless `dry_run`. Rows say what was done."""
+        kube = self._clusters.kube_for(cluster)
+        volumes = list(progress(self._volumes.tagged_volumes(), "tagged volumes"))
+        pvs = list(progress(kube.list("PersistentVolume", t.MANAGED_SELECTOR), "PVs"))
+        pvcs = list(progress(kube.list("PersistentVolumeClaim", t.MANAGED_SELECTOR), "PVCs"))
+        rows = self._resolve_orphans(plan_sweep(volumes, pvs, pvcs, self._settings, cluster))
+        if dry_run:
+            return rows
+        known = {key_of(o): o for o in [*pvs, *pvcs]}
+        todo = [row for row in rows if row.action in WRITES]
+        done = {id(row): self._carry_out(row, kube, known)
+                for row in progress(todo, "repairs", len(todo))}
+        return [done.get(id(row), row) for row in rows]
+
+    def _resolve_orphans(self, rows: list[Row]) -> list[Row]:
+        """One batched DescribeVolumes tells a deleted volume from an untagged one."""
+        orphans = [row.volume_id for row in rows if row.action == "orphan"]
+        if not orphans:
+            return rows
+        alive = self._volumes.existing_ids(orphans)
+        return [
+            replace(row, detail=UNTAGGED if row.volume_id in alive else VOLUME_DELETED)
+            if row.action == "orphan" else row
+            for row in rows
+        ]
+
+    def _carry_out(self, row: Row, kube: KubePort, known: dict[ObjectKey, Manifest]) -> Row:
+        if row.action == "create" and row.plan is not None:
+            if not self._verified(row, known):
+                return self._unverified(row)
+            result = apply_plan(row.plan, kube, known)
+            conflict = result.conflict
+            if conflict is not None:
+                return replace(row, action="conflict", detail=f"{conflict.ref} {conflict.reason}")
+            done = ", ".join(o.line() for o in result.objects if o.action != "unchanged")
+            row = replace(row, detail=done)
+        elif row.action == "orphan" and row.orphan is not None:
+            deleted = row.detail == VOLUME_DELETED
+            released = settle_orphan(kube, row.orphan, deleted, self._settings)
+            if not deleted:
+                status = unmanaged_status(row.cluster, row.pv, UNTAGGED)
+                self._volumes.write_status(row.volume_id, status)
+            return replace(row, detail=f"{row.detail}: " + ", ".join(o.line() for o in released))
+        if row.status is not None:
+            self._volumes.write_status(row.volume_id, row.status)
+        return row
+
+    def _verified(self, row: Row, known: dict[ObjectKey, Manifest]) -> bool:
+        """A sweep names no caller: with an allow-list, a volume new to this cluster (no PV of
+        ours yet) registers only when CloudTrail shows an allowed principal tagged it."""
+        if not self._settings.allowed_principals or ("PersistentVolume", None, row.pv) in known:
+            return True
+        if self._identities is None:
+            return False
+        return self._settings.principal_allowed(self._identities.who_tagged(row.volume_id))
+
+    def _unverified(self, row: Row) -> Row:
+        if self._identities is None:
+            return replace(row, action="unverified", detail="no caller to check (refuse)")
+        status = error_status("principal: the volume was not tagged by an allowed principal")
+        self._volumes.write_status(row.volume_id, status)
+        return replace(row, action="invalid", detail=status)

@@ -1,0 +1,77 @@
+"""Lambda entry point: decorators, one parse, one call into the registration logic."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from registrar.core import tags as t
+from registrar.core.errors import InvalidInputError
+from registrar.core.events import parse_event
+from registrar.core.settings import Settings, aws_region
+from registrar.engine.service import Outcome, Registrar
+from registrar.wiring import build_registrar
+
+SERVICE = t.MANAGER
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=t.METRICS_NAMESPACE, service=SERVICE)
+# Only botocore is worth a subsegment; patching everything also imports sqlite3 and friends.
+tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
+copy_config_to_registered_loggers(source_logger=logger, include={"registrar"})
+
+# Metric per outcome; the DLQ and the RegistrationFailed alarm cover "failed".
+OUTCOME_METRICS = {
+    "registered": "Registered",
+    "unchanged": "Unchanged",
+    "ignored": "Ignored",
+    "invalid": "InvalidInput",
+    "conflict": "Conflict",
+    "released": "Released",
+    "reconciled": "Reconciled",
+    "failed": "RegistrationFailed",
+}
+
+
+@cache
+def registrar() -> Registrar:
+    """Built once per execution environment, reused by warm invocations."""
+    return build_registrar(Settings.from_env(), aws_region())
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle(event, registrar())
+
+
+def handle(event: object, service: Registrar) -> dict[str, Any]:
+    """Invalid input is logged, counted and answered; retryable failures raise for a retry."""
+    try:
+        parsed = parse_event(event)
+    except InvalidInputError as error:
+        logger.warning("invalid event", extra={"field": error.field, "rule": error.rule})
+        metrics.add_metric(name="InvalidInput", unit=MetricUnit.Count, value=1)
+        return {"outcomes": [{"result": "invalid", "detail": str(error)}]}
+    try:
+        outcomes = service.handle(parsed)
+    except Exception:
+        metrics.add_metric(name="RegistrationFailed", unit=MetricUnit.Count, value=1)
+        raise
+    for outcome in outcomes:
+        metrics.add_metric(name=OUTCOME_METRICS[outcome.result], unit=MetricUnit.Count, value=1)
+    return {"outcomes": [_summary(o) for o in outcomes]}
+
+
+def _summary(outcome: Outcome) -> dict[str, Any]:
+    return {
+        "volume_id": outcome.volume_id,
+        "result": outcome.result,
+        "detail": outcome.detail,
+        "objects": [o.line() for o in outcome.objects],
+    }
