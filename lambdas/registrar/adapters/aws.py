@@ -222,7 +222,16 @@ class EksDirectory:
             ca_pem = base64.b64decode(ca_data, validate=True)
         except (binascii.Error, ValueError):
             raise TransientError(f"DescribeCluster {name}: CA data is not base64") from None
-        return ClusterInfo(name=name, endpoint=endpoint, ca_pem=ca_pem, region=self.region)
+        access = cluster.get("resourcesVpcConfig") or {}
+        return ClusterInfo(
+            name=name,
+            endpoint=endpoint,
+            ca_pem=ca_pem,
+            region=self.region,
+            public_access=bool(access.get("endpointPublicAccess", True)),
+            private_access=bool(access.get("endpointPrivateAccess", False)),
+            public_access_cidrs=tuple(access.get("publicAccessCidrs") or ("0.0.0.0/0",)),
+        )
 
 
 def assume_role_credentials(

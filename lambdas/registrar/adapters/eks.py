@@ -16,11 +16,12 @@ from registrar.adapters.kube import KubeGateway
 from registrar.adapters.kube_transport import (
     DEFAULT_RATE_LIMIT,
     DEFAULT_TIMEOUTS,
+    NoConnectionError,
     RateLimit,
     Timeouts,
     TlsError,
 )
-from registrar.core.errors import UnauthorizedError
+from registrar.core.errors import ClusterUnreachableError, RegistrarError, UnauthorizedError
 from registrar.core.models import ClusterInfo, Kind, Manifest
 from registrar.engine.ports import ClusterDirectory, KubePort
 
@@ -95,6 +96,7 @@ class EksConnector:
             )
         )
         self._gateways: dict[str, KubeGateway] = {}
+        self._infos: dict[str, ClusterInfo] = {}
         self._lock = threading.Lock()
 
     def kube_for(self, cluster: str) -> KubePort:
@@ -104,11 +106,17 @@ class EksConnector:
         with self._lock:
             gateway = self._gateways.get(cluster)
             if gateway is None:
-                info = self._directory.describe_cluster(cluster)
+                info = self._infos[cluster] = self._directory.describe_cluster(cluster)
                 region = info.region or self._region
                 token = RefreshingToken(cluster, region, self._credentials, self._clock)
                 gateway = self._gateways[cluster] = self._factory(info, token)
             return gateway
+
+    def unreachable(self, cluster: str, error: NoConnectionError) -> RegistrarError:
+        """A connection failure, explained when the endpoint's access settings explain it."""
+        info = self._infos.get(cluster)
+        reason = None if info is None else endpoint_closed_reason(info)
+        return error if reason is None else ClusterUnreachableError(reason)
 
     def forget(self, cluster: str) -> None:
         """Drop the cached endpoint, CA and gateway: the next call describes the cluster again."""
@@ -129,6 +137,8 @@ class _Rediscovering:
     def _run(self, call: Callable[[KubeGateway], T]) -> T:
         try:
             return call(self._connector.gateway(self._cluster))
+        except NoConnectionError as error:
+            raise self._connector.unreachable(self._cluster, error) from error
         except TlsError:
             log.warning(
                 "TLS failure; describing the cluster again", extra={"cluster": self._cluster}
@@ -161,6 +171,21 @@ class _Rediscovering:
         self, involved: Mapping[str, Any], reason: str, message: str, event_type: str = "Normal"
     ) -> None:
         self._run(lambda g: g.record_event(involved, reason, message, event_type))
+
+
+def endpoint_closed_reason(info: ClusterInfo) -> str | None:
+    """Why a function outside the cluster's VPC cannot connect, from DescribeCluster's
+    resourcesVpcConfig (EKS API reference: VpcConfigResponse); None when the endpoint is open."""
+    fix = "deploy the registrar with vpcId and vpcSubnetIds (its VPC and private subnets) and "
+    fix += "clusterSecurityGroupId (docs/deploy.md: private endpoints)"
+    if not info.public_access:
+        return f"cluster: {info.name} has a private endpoint; {fix}"
+    if "0.0.0.0/0" not in info.public_access_cidrs:
+        shown = info.public_access_cidrs[:3]
+        cidrs = ", ".join(shown) + (" …" if len(info.public_access_cidrs) > len(shown) else "")
+        return (f"cluster: {info.name} accepts its public endpoint only from {cidrs}; {fix}, "
+                "or allow the function's NAT address in publicAccessCidrs")
+    return None
 
 
 def _primed(items: Iterator[Manifest]) -> Iterator[Manifest]:

@@ -144,6 +144,11 @@ class TokenBucket:
         return wait
 
 
+class NoConnectionError(TransientError):
+    """No TCP connection to the endpoint (refused, or no answer in time): on a private or
+    IP-restricted endpoint, a sign that the function runs where it may not reach it."""
+
+
 class TlsError(TransientError):
     """The TLS handshake failed (unknown CA, wrong host): the cached CA or endpoint may be stale."""
 
@@ -211,7 +216,7 @@ class KubeTransport:
             except TransientError as exc:
                 delay = self._backoff(attempt, None)
                 if attempt >= self._retry.attempts or self._past_budget(started, delay):
-                    raise TransientError(f"{what}: {exc}") from exc
+                    raise type(exc)(f"{what}: {exc}") from exc  # keeps NoConnectionError
                 self._sleep(delay)
                 continue
             log.debug("%s %s -> %s", method, path, status)
@@ -259,7 +264,9 @@ class KubeTransport:
             raise TlsError(f"TLS failure talking to {self._endpoint}: {exc.reason}") from None
         except urllib3.exceptions.SSLError as exc:
             raise TlsError(f"TLS failure talking to {self._endpoint}: {exc}") from None
-        except urllib3.exceptions.HTTPError as exc:  # timeouts, refused, reset
+        except urllib3.exceptions.ConnectTimeoutError as exc:  # also NewConnectionError
+            raise NoConnectionError(f"{type(exc).__name__} talking to {self._endpoint}") from None
+        except urllib3.exceptions.HTTPError as exc:  # read timeouts, resets
             raise TransientError(f"{type(exc).__name__} talking to {self._endpoint}") from None
 
     def _past_budget(self, started: float, delay: float) -> bool:

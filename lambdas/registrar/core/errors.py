@@ -11,6 +11,7 @@
 | `UnauthorizedError` | the credentials were refused even after a refresh (401) | no |
 | `TransientError` | throttling, 5xx, timeouts, connection failures | yes |
 | `ProtocolError` | a peer answered in a way the registrar does not understand | no |
+| `ClusterUnreachableError` | the cluster's endpoint is closed to where the function runs | no |
 
 A programmer's mistake (an unsupported kind, a bad argument) is a `ValueError` or `TypeError`,
 never one of these. `RegistrarError` itself is only a base: nothing raises it.
@@ -70,6 +71,11 @@ class UnauthorizedError(RegistrarError):
 
 class ProtocolError(RegistrarError):
     """A peer answered outside what the registrar understands (an unexpected HTTP status)."""
+
+
+class ClusterUnreachableError(RegistrarError):
+    """The cluster's API endpoint is private, or open only to some addresses, and the function
+    could not connect: the deployment must change (its VPC settings), not the event."""
 
 
 class TransientError(RegistrarError):

@@ -40,3 +40,7 @@ class ClusterInfo:
     endpoint: str
     ca_pem: bytes = field(repr=False)
     region: str = ""
+    # DescribeCluster's resourcesVpcConfig: who may reach the endpoint.
+    public_access: bool = True
+    private_access: bool = False
+    public_access_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
