@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -11,10 +12,12 @@ from tests.conftest import REPO
 
 
 def test_the_wheel_holds_the_registrar_package_and_its_command(tmp_path: Path) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(REPO)],
-        check=True,
-    )
+    source = tmp_path / "source"  # setuptools writes build/ beside the sources: not in ours
+    shutil.copytree(REPO / "lambdas", source / "lambdas", ignore=shutil.ignore_patterns("*.pyc"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path)]
+    subprocess.run([*command, str(source)], check=True)
     [wheel] = tmp_path.glob("ebs_pv_registrar-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     packages = {name.split("/")[0] for name in names if not name.startswith("ebs_pv_registrar-")}

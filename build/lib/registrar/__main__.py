@@ -1,3 +1,0 @@
-from registrar.cli.main import main
-
-raise SystemExit(main())

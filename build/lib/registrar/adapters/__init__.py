@@ -1,1 +1,0 @@
-"""Adapters: the only code that talks to AWS (aws, eks, eks_token) and Kubernetes (kube*)."""

@@ -1,1 +1,0 @@
-"""`registrar` on a terminal: the same logic as the Lambda (see the README's Command line)."""

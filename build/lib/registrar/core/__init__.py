@@ -1,1 +1,0 @@
-"""Pure core: parsing, planning, status texts and manifests. No I/O, no clock, no SDKs."""

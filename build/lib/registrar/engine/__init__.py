@@ -1,1 +1,0 @@
-"""The engine: carries out plans through the ports (engine/ports.py), never through an SDK."""
