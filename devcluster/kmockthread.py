@@ -41,9 +41,11 @@ class KmockThread:
         if not self._ready.wait(timeout=30):
             raise RuntimeError("kmock did not start")
 
+    emulator_class: type[kmock.KubernetesEmulator] = kmock.KubernetesEmulator
+
     async def _serve(self) -> None:
         self._stop = asyncio.Event()
-        async with kmock.KubernetesEmulator() as emulator, kmock.Server(
+        async with self.emulator_class() as emulator, kmock.Server(
             emulator, server_cls=tls_server_class(self._tls)
         ):
             for plural in ("persistentvolumes", "persistentvolumeclaims", "events"):

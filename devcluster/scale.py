@@ -17,7 +17,7 @@ from typing import Any
 import kmock
 from kmock._internal.k8s import KubernetesObjectNotFoundError, KubernetesResourceNotFoundError
 
-from devcluster.kmockthread import KmockThread, tls_server_class
+from devcluster.kmockthread import KmockThread
 from registrar.core import tags as t
 from registrar.core.models import VolumeFacts
 from registrar.core.planner import Plan, plan_volume, registered_status
@@ -114,19 +114,7 @@ class PagingKmockThread(KmockThread):
 
     emulator: PagingEmulator | None
 
-    async def _serve(self) -> None:
-        import asyncio  # noqa: PLC0415
-
-        self._stop = asyncio.Event()
-        async with PagingEmulator() as emulator, kmock.Server(
-            emulator, server_cls=tls_server_class(self._tls)
-        ):
-            for plural in ("persistentvolumes", "persistentvolumeclaims", "events"):
-                emulator.resources[f"v1/{plural}"] = {}  # type: ignore[assignment]
-            self.emulator = emulator
-            self.url = f"https://127.0.0.1:{emulator.servers[0].port}"
-            self._ready.set()
-            await self._stop.wait()
+    emulator_class = PagingEmulator
 
 
 def volume_tags(index: int) -> dict[str, str]:

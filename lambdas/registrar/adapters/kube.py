@@ -7,22 +7,18 @@ built by pure code (`core/manifests.py` for the Event).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Unpack
 from urllib.parse import quote
 
 from registrar.adapters.kube_transport import (
-    DEFAULT_RATE_LIMIT,
-    DEFAULT_RETRY,
     DEFAULT_TIMEOUTS,
     KubeTransport,
-    RateLimit,
-    RetryPolicy,
     Timeouts,
-    TokenBucket,
     TokenProvider,
+    TransportOptions,
 )
 from registrar.core.manifests import event_manifest
 from registrar.core.models import Kind, Manifest
@@ -43,7 +39,7 @@ _RESOURCES: dict[str, _Resource] = {
 
 
 class KubeGateway:
-    """`KubePort` for one cluster. The arguments after `token_provider` go to the transport."""
+    """`KubePort` for one cluster; `transport` options go to its `KubeTransport`."""
 
     def __init__(
         self,
@@ -52,24 +48,10 @@ class KubeGateway:
         token_provider: TokenProvider,
         timeouts: Timeouts = DEFAULT_TIMEOUTS,
         *,
-        retry: RetryPolicy = DEFAULT_RETRY,
-        sleep: Callable[[float], None] = time.sleep,
         page_size: int = DEFAULT_PAGE_SIZE,
-        rate_limit: RateLimit = DEFAULT_RATE_LIMIT,
-        limiter: TokenBucket | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        **transport: Unpack[TransportOptions],
     ) -> None:
-        self._transport = KubeTransport(
-            endpoint,
-            ca_pem,
-            token_provider,
-            timeouts,
-            retry=retry,
-            sleep=sleep,
-            rate_limit=rate_limit,
-            limiter=limiter,
-            clock=clock,
-        )
+        self._transport = KubeTransport(endpoint, ca_pem, token_provider, timeouts, **transport)
         self._page_size = page_size
 
     def close(self) -> None:

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 from urllib.parse import urlencode
 
 from registrar.core.errors import (
@@ -153,6 +153,19 @@ class TlsError(TransientError):
     """The TLS handshake failed (unknown CA, wrong host): the cached CA or endpoint may be stale."""
 
 
+class TransportOptions(TypedDict, total=False):
+    """How a transport retries and paces itself; every key has a production default.
+
+    `rate_limit` caps its requests (every HTTP attempt, retries included); `limiter`, `sleep`
+    and `clock` replace the bucket, the waits and the time it uses (tests pass fakes)."""
+
+    retry: RetryPolicy
+    sleep: Callable[[float], None]
+    rate_limit: RateLimit
+    limiter: TokenBucket | None
+    clock: Callable[[], float]
+
+
 class KubeTransport:
     """One cluster's API over HTTPS with a bearer token. TLS is always verified against `ca_pem`."""
 
@@ -162,26 +175,20 @@ class KubeTransport:
         ca_pem: bytes,
         token_provider: TokenProvider,
         timeouts: Timeouts = DEFAULT_TIMEOUTS,
-        *,
-        retry: RetryPolicy = DEFAULT_RETRY,
-        sleep: Callable[[float], None] = time.sleep,
-        rate_limit: RateLimit = DEFAULT_RATE_LIMIT,
-        limiter: TokenBucket | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        **options: Unpack[TransportOptions],
     ) -> None:
-        """`rate_limit` caps this transport's requests (every HTTP attempt, retries included);
-        `limiter` replaces the bucket it builds (tests pass one with a fake clock)."""
         if not endpoint.startswith("https://"):
             raise ProtocolError(f"the cluster endpoint must be an https:// URL, got {endpoint!r}")
         self._endpoint = endpoint.rstrip("/")
         self._token = token_provider
         self._timeouts = timeouts
-        self._retry = retry
-        self._sleep = sleep
-        self._clock = clock
-        self._born = clock()
+        self._retry = options.get("retry", DEFAULT_RETRY)
+        self._sleep = options.get("sleep", time.sleep)
+        self._clock = options.get("clock", time.monotonic)
+        self._born = self._clock()
         self._trusted = False  # set by the first success: auth errors are final from then on
-        self._limiter = limiter or TokenBucket(rate_limit.qps, rate_limit.burst)
+        rate_limit = options.get("rate_limit", DEFAULT_RATE_LIMIT)
+        self._limiter = options.get("limiter") or TokenBucket(rate_limit.qps, rate_limit.burst)
         config = Configuration(host=self._endpoint)
         config.verify_ssl = True
         config.ca_cert_data = _pem_text(ca_pem)  # urllib3 keeps it in memory: no temp file
