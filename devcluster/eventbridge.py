@@ -1,4 +1,4 @@
-"""EventBridge pattern matching (tests/stack and the demo): moto's EventPattern matcher,
+"""EventBridge pattern matching (tests/infra and the demo): moto's EventPattern matcher,
 taught EventBridge's matching inside arrays of objects.
 
 EventBridge matches a pattern path through arrays of objects: the leaves at that path,

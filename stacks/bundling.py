@@ -40,7 +40,7 @@ EXCLUDE = ["**/__pycache__", "**/*.pyc", "**/.pytest_cache", "**/.mypy_cache", "
 # argv: output_dir, compile ("1"/"0"). Measured with `python -X importtime` on the handler
 # path and the token path (see bench/README.md): of `kubernetes` only client.{configuration,
 # rest,exceptions} and utils are imported; aiohttp/pydantic/requests/websocket never are;
-# boto3/s3transfer are not imported since aws.py builds botocore clients directly.
+# boto3/s3transfer are not imported since adapters/aws.py builds botocore clients directly.
 FINISH_SCRIPT = r"""
 import compileall, gzip, json, os, re, shutil, sys
 out, do_compile, prefix = sys.argv[1], sys.argv[2] == "1", sys.argv[3]

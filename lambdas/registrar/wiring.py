@@ -1,4 +1,5 @@
-"""Builds the registrar from its real gateways: AWS through aws.py, clusters through eks.py."""
+"""Builds the registrar from its real adapters: AWS through adapters/aws.py, clusters through
+adapters/eks.py."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""aws.py against a moto server over HTTP: DescribeVolumes, the tag sweep, the status tags."""
+"""adapters/aws.py against a moto server over HTTP: DescribeVolumes, the tag sweep, status tags."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every sample of ../shared/events and variants built from them parse into the right model."""
+"""Every documented sample in tests/events, and variants built from them, parse into their model."""
 
 from __future__ import annotations
 

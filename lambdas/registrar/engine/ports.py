@@ -1,4 +1,4 @@
-"""Narrow interfaces the logic depends on. `aws.py` and `kube.py` implement them."""
+"""Narrow interfaces the engine depends on. The adapters (aws, eks, kube) implement them."""
 
 from __future__ import annotations
 
