@@ -122,7 +122,7 @@ class Ec2Volumes:
         volumes = response.get("Volumes", [])
         if not volumes:
             raise NotFoundError(f"volume {volume_id} not found")
-        return volume_facts(volumes[0])
+        return facts_from_description(volumes[0])
 
     def tagged_volumes(self) -> Iterator[VolumeFacts]:
         """Every volume carrying the k8s-pv tag key, in pages of the largest size EC2 allows."""
@@ -136,7 +136,7 @@ class Ec2Volumes:
             page = call_aws("DescribeVolumes", lambda: next(iterator, None))
             if page is None:
                 return
-            yield from (volume_facts(v) for v in page.get("Volumes", []))
+            yield from (facts_from_description(v) for v in page.get("Volumes", []))
 
     def existing_ids(self, volume_ids: Iterable[str]) -> set[str]:
         """A volume-id filter, unlike VolumeIds, does not fail the call for a missing volume."""
@@ -161,7 +161,7 @@ class Ec2Volumes:
         )
 
 
-def volume_facts(volume: dict[str, Any]) -> VolumeFacts:
+def facts_from_description(volume: dict[str, Any]) -> VolumeFacts:
     """A DescribeVolumes entry as VolumeFacts."""
     return VolumeFacts(
         volume_id=str(volume["VolumeId"]),
