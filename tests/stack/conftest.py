@@ -19,6 +19,7 @@ from aws_cdk.assertions import Template
 import app as registrar_app
 from stacks.registrar_stack import RegistrarStack
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SKIP_BUNDLING: dict[str, Any] = {"aws:cdk:bundling-stacks": []}
 VPC = {
     "vpcId": "vpc-0123456789abcdef0",
