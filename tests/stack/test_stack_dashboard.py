@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from registrar.handler import OUTCOME_METRICS
+from scripts.render_dashboard import alarm_name, render
 from stacks.constructs.dashboard import LIFECYCLE_OUTCOMES, REGISTRATION_OUTCOMES
-from tests.stack.conftest import Synth
+from tests.stack.conftest import REPO_ROOT, Synth
 
 
 def body(result: Synth) -> dict[str, Any]:
@@ -54,7 +56,7 @@ def test_registrations_by_outcome_use_powertools_namespace_and_service(minimal: 
 
 def test_duration_percentiles_throttles_dlq_and_alarms(minimal: Synth) -> None:
     duration = metrics(titled(minimal, "Duration (ms)"))
-    assert [m[1] for m in duration] == ["Duration", "."]
+    assert [m[:2] for m in duration] == [["AWS/Lambda", "Duration"]] * 2
     assert [m[-1]["stat"] for m in duration] == ["p50", "p99"]
     lambda_metrics = [m[1] for m in metrics(titled(minimal, "Invocations, errors, throttles"))]
     assert lambda_metrics == ["Invocations", "Errors", "Throttles"]
@@ -77,3 +79,14 @@ def test_dashboard_can_be_left_out(synth: Callable[..., Synth]) -> None:
     result = synth(clusterName="demo", createDashboard=False)
     result.template.resource_count_is("AWS::CloudWatch::Dashboard", 0)
     assert "DashboardUrl" not in result.raw["Outputs"]
+
+
+def test_the_picture_renders_from_these_widgets(minimal: Synth, tmp_path: Path) -> None:
+    """scripts/render-dashboard draws docs/dashboard.png from the same widget definitions."""
+    picture = tmp_path / "dashboard.png"
+    render(body(minimal), picture)
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert alarm_name("<FailureHandlingDeadLetterQueueDepthA02FDB3F.Arn>") == (
+        "DeadLetterQueueDepth"
+    )
+    assert (REPO_ROOT / "docs" / "dashboard.png").is_file()

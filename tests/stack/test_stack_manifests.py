@@ -22,8 +22,7 @@ def applied(result: Synth) -> list[dict[str, Any]]:
 
 
 def nested_template(result: Synth) -> tuple[dict[str, Any], Path]:
-    [nested] = result.resources("AWS::CloudFormation::Stack").values()
-    path = result.outdir / nested["Metadata"]["aws:asset:path"]
+    [path] = result.outdir.glob("*KubectlProvider*.nested.template.json")
     return json.loads(path.read_text()), path
 
 
@@ -83,22 +82,22 @@ def test_kubectl_provider_public_endpoint(synth: Callable[..., Synth]) -> None:
 
 def test_kubectl_provider_runs_in_the_private_subnets(full: Synth) -> None:
     template, path = nested_template(full)
-    [handler] = [
-        r["Properties"] for r in template["Resources"].values()
-        if r["Type"] == "AWS::Lambda::Function" and "VpcConfig" in r["Properties"]
-    ]  # fmt: skip
-    assert handler["VpcConfig"]["SubnetIds"] == [
-        "subnet-0123456789abcdef0", "subnet-0123456789abcdef1"
-    ]  # fmt: skip
-    # The function's own group: the one the cluster security group admits on 443.
-    [group] = handler["VpcConfig"]["SecurityGroupIds"]
-    assert group  # a parameter passed from the parent stack
-    nested = next(iter(full.resources("AWS::CloudFormation::Stack").values()))
+    functions = [
+        r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function"
+    ]
+    assert len(functions) == 2  # the kubectl handler and the provider framework's onEvent
     function_group = next(
         key for key, g in full.resources("AWS::EC2::SecurityGroup").items()
         if "HTTPS out" in g["Properties"]["GroupDescription"]
     )  # fmt: skip
-    assert {"Fn::GetAtt": [function_group, "GroupId"]} in nested["Properties"][
-        "Parameters"
-    ].values()
+    nested = next(iter(full.resources("AWS::CloudFormation::Stack").values()))
+    parameters = nested["Properties"]["Parameters"]
+    for function in functions:
+        vpc = function["VpcConfig"]
+        assert vpc["SubnetIds"] == ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+        # The registrar's own group: the one the cluster security group admits on 443.
+        [group] = vpc["SecurityGroupIds"]
+        assert parameters[group["Ref"]] == {"Fn::GetAtt": [function_group, "GroupId"]}
     assert [f for f in cfn_lint(path) if f["Level"] == "Error"] == []

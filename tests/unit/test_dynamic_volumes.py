@@ -4,7 +4,8 @@ StorageClass) are never registered: Kubernetes already has their PV.
 The driver tags every volume it creates with CSIVolumeName (the PV name), and, when its
 external-provisioner sidecar runs with --extra-create-metadata, with
 kubernetes.io/created-for/pvc/name, .../pvc/namespace and .../pv/name (aws-ebs-csi-driver:
-docs/tagging.md and the tag constants of pkg/cloud). ebs.csi.aws.com/cluster=true is no such sign: the registrar writes it itself.
+docs/tagging.md and the tag constants of pkg/cloud). ebs.csi.aws.com/cluster=true is no such
+sign: the registrar writes it itself.
 """
 
 from __future__ import annotations
