@@ -1,11 +1,14 @@
 """k8s/storageclass-gp3.yaml on the real kube-apiserver: registered claims in an expandable
 class can grow, others cannot, and a static PV in a class binds only to a claim of that class.
 
-What refuses a resize is kube-apiserver's PersistentVolumeClaimResize admission plugin (on by
-default; Kubernetes plugin/pkg/admission/storage/persistentvolume/resize/admission.go): a larger
-storage request is Forbidden unless the claim is Bound and its (non-empty) class exists with
-allowVolumeExpansion: true. Core validation (pkg/apis/core/validation) also keeps a claim's spec
-immutable except resources.requests (and volumeAttributesClassName) once bound.
+Two checks of kube-apiserver refuse a resize, in this order (validation runs before validating
+admission):
+- core validation (Kubernetes pkg/apis/core/validation, ValidatePersistentVolumeClaimUpdate): a
+  claim's spec is immutable except resources.requests (and volumeAttributesClassName), and those
+  only once the claim is bound;
+- the PersistentVolumeClaimResize admission plugin, on by default
+  (plugin/pkg/admission/storage/persistentvolume/resize/admission.go): a larger request of a
+  bound claim is Forbidden unless its (non-empty) class exists with allowVolumeExpansion: true.
 Class matching is the PV binder's checkVolumeSatisfyClaim (pkg/controller/volume/persistentvolume).
 """
 
@@ -132,7 +135,9 @@ def test_a_claim_that_is_not_bound_cannot_grow_even_in_gp3(
     assert phase(classes, "pvc", "resize-pending") != "Bound"
     code, stderr = grow(classes, "resize-pending", "20Gi")
     assert code != 0
-    assert "Only bound persistent volume claims can be expanded" in stderr
+    # Refused by validation before the admission plugin's own "Only bound ..." check runs.
+    assert "spec is immutable after creation except resources.requests" in stderr
+    assert "for bound claims" in stderr
 
 
 def test_static_pv_in_a_class_binds_only_to_a_claim_of_that_class(
