@@ -57,10 +57,11 @@ def test_each_declared_file_is_one_manifest_applied_with_kubectl_apply(
     assert storage_class["provisioner"] == "ebs.csi.aws.com"
 
 
-def test_rbac_and_storage_class_are_declared() -> None:
+def test_every_k8s_file_is_declared_once() -> None:
+    """A new k8s/ manifest is applied by applyManifests once named in MANIFEST_FILES."""
     assert manifests.MANIFEST_FILES[:2] == ("rbac.yaml", "storageclass-gp3.yaml")
-    for name in manifests.MANIFEST_FILES:
-        assert (REPO_ROOT / "k8s" / name).is_file(), name
+    on_disk = sorted(p.name for p in (REPO_ROOT / "k8s").glob("*.yaml"))
+    assert sorted(manifests.MANIFEST_FILES) == on_disk, "add the file to MANIFEST_FILES"
 
 
 def test_auto_mode_driver_becomes_the_provisioner() -> None:
