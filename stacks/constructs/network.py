@@ -23,6 +23,19 @@ ENDPOINT_SERVICES: dict[str, ec2.InterfaceVpcEndpointAwsService] = {
 }
 
 
+def acknowledge_imported_subnets(scope: Construct) -> None:
+    """CDK's warnings about imported ids that nothing here relies on."""
+    annotations = cdk.Annotations.of(scope)
+    annotations.acknowledge_warning(
+        "@aws-cdk/aws-ec2:noSubnetRouteTableId",
+        "Only the subnet ids are used (Lambda VpcConfig, endpoints); no route table is read.",
+    )
+    annotations.acknowledge_warning(
+        "@aws-cdk/aws-ec2:vpcAttributeIsListTokenavailabilityZones",
+        "Subnets are always selected explicitly by id, never by zone.",
+    )
+
+
 class RegistrarNetwork(Construct):
     """The VPC, subnets and security groups the function (and the kubectl provider) run in."""
 
@@ -38,6 +51,7 @@ class RegistrarNetwork(Construct):
         self.vpc = ec2.Vpc.from_vpc_attributes(
             self, "Vpc", vpc_id=config.vpc_id, availability_zones=cdk.Fn.get_azs()
         )
+        acknowledge_imported_subnets(self)
         self.security_groups: list[ec2.ISecurityGroup]
         if config.security_group_ids:
             self.security_groups = [

@@ -125,3 +125,14 @@ def test_cloudtrail_endpoint_when_the_function_looks_up_callers(
         unverifiedEvents="cloudtrail",
     )  # fmt: skip
     assert endpoint_services(result) == ["cloudtrail", "ec2", "eks", "sts", "xray"]
+
+
+def test_full_stack_synthesizes_without_warnings(full: Synth) -> None:
+    """CDK's notes on imported subnets are acknowledged with a reason; nothing else warns."""
+    warnings = [
+        (construct.node.path, entry.data)
+        for construct in full.stack.node.find_all()
+        for entry in construct.node.metadata
+        if entry.type == "aws:cdk:warning"
+    ]
+    assert warnings == []
