@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from stacks.config import VpcConfig
 
@@ -23,7 +23,7 @@ ENDPOINT_SERVICES: dict[str, ec2.InterfaceVpcEndpointAwsService] = {
 }
 
 
-def acknowledge_imported_subnets(scope: Construct) -> None:
+def acknowledge_imported_subnets(scope: IConstruct) -> None:
     """CDK's warnings about imported ids that nothing here relies on."""
     annotations = cdk.Annotations.of(scope)
     annotations.acknowledge_warning(
