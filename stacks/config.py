@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,11 +35,26 @@ DEFAULTS: dict[str, Any] = {
     "csiDriverPolicy": "v2",
     "csiDriverAddonVersion": "",
     "oidcProviderArn": "",
+    "csiDriverResolveConflicts": "PRESERVE",
+    "csiDriverPreserveOnDelete": True,
+    "installPodIdentityAgent": False,
+    "vpcId": "",
+    "vpcSubnetIds": "",
+    "securityGroupIds": "",
+    "clusterSecurityGroupId": "",
+    "createVpcEndpoints": False,
+    "applyManifests": False,
+    "kubectlRoleArn": "",
+    "createDashboard": True,
     "stackName": "EbsPvRegistrar",
 }
 
 CSI_IDENTITIES = ("pod-identity", "irsa")
 UNVERIFIED_EVENTS = ("refuse", "cloudtrail")
+# AWS::EKS::Addon ResolveConflicts (EKS CreateAddon/UpdateAddon): on create NONE and PRESERVE
+# leave a self-managed driver's fields alone (creation fails on a conflict), OVERWRITE resets them
+# to the add-on's defaults; on update PRESERVE keeps fields edited on the cluster.
+RESOLVE_CONFLICTS = ("PRESERVE", "NONE", "OVERWRITE")
 CSI_POLICIES = {
     "v2": "AmazonEBSCSIDriverPolicyV2",
     "classic": "service-role/AmazonEBSCSIDriverPolicy",
@@ -48,6 +65,11 @@ def _csv(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
+def _is_id(prefix: str, value: str) -> bool:
+    """An EC2 resource id: prefix, then 8 or 17 hex digits."""
+    return re.fullmatch(rf"{prefix}-([0-9a-f]{{8}}|[0-9a-f]{{17}})", value) is not None
+
+
 def _bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -56,6 +78,57 @@ def _bool(value: Any) -> bool:
 
 class ConfigError(ValueError):
     """A context value the app cannot deploy with."""
+
+
+@dataclass(frozen=True)
+class VpcConfig:
+    """Where the function (and the kubectl provider) run: the cluster's VPC, by id only."""
+
+    vpc_id: str
+    subnet_ids: tuple[str, ...]
+    security_group_ids: tuple[str, ...]
+    cluster_security_group_id: str
+    create_endpoints: bool
+    # The AWS APIs the function calls, reached through interface endpoints or a NAT gateway.
+    endpoint_services: tuple[str, ...]
+
+    @classmethod
+    def from_context(cls, get: Callable[[str], Any], *, looks_up_callers: bool) -> VpcConfig | None:
+        vpc_id = str(get("vpcId")).strip()
+        subnets = _csv(str(get("vpcSubnetIds")))
+        groups = _csv(str(get("securityGroupIds")))
+        cluster_group = str(get("clusterSecurityGroupId")).strip()
+        endpoints = _bool(get("createVpcEndpoints"))
+        if not vpc_id:
+            if subnets or groups or cluster_group or endpoints:
+                raise ConfigError(
+                    "vpcSubnetIds, securityGroupIds, clusterSecurityGroupId and "
+                    "createVpcEndpoints need context vpcId"
+                )
+            return None
+        if not _is_id("vpc", vpc_id):
+            raise ConfigError(f"vpcId {vpc_id!r} is not a VPC id (vpc-0123456789abcdef0)")
+        if not subnets:
+            raise ConfigError("vpcId needs context vpcSubnetIds (comma-separated private subnets)")
+        for subnet in subnets:
+            if not _is_id("subnet", subnet):
+                raise ConfigError(f"vpcSubnetIds: {subnet!r} is not a subnet id (subnet-...)")
+        for group in (*groups, *([cluster_group] if cluster_group else [])):
+            if not _is_id("sg", group):
+                raise ConfigError(
+                    f"securityGroupIds/clusterSecurityGroupId: {group!r} is not a group id (sg-...)"
+                )
+        services: tuple[str, ...] = ("sts", "ec2", "eks", "xray")
+        if looks_up_callers:  # cloudtrail:LookupEvents
+            services += ("cloudtrail",)
+        return cls(
+            vpc_id=vpc_id,
+            subnet_ids=subnets,
+            security_group_ids=groups,
+            cluster_security_group_id=cluster_group,
+            create_endpoints=endpoints,
+            endpoint_services=services,
+        )
 
 
 @dataclass(frozen=True)
@@ -84,6 +157,13 @@ class RegistrarConfig:
     csi_driver_policy: str
     csi_driver_addon_version: str
     oidc_provider_arn: str
+    csi_driver_resolve_conflicts: str
+    csi_driver_preserve_on_delete: bool
+    install_pod_identity_agent: bool
+    vpc: VpcConfig | None
+    apply_manifests: bool
+    kubectl_role_arn: str
+    create_dashboard: bool
     stack_name: str
 
     @classmethod
@@ -111,6 +191,20 @@ class RegistrarConfig:
             raise ConfigError("csiDriverIdentity=irsa needs context oidcProviderArn")
         if install_csi and not cluster:
             raise ConfigError("installCsiDriver needs context clusterName")
+        resolve = str(get("csiDriverResolveConflicts")).strip().upper()
+        if resolve not in RESOLVE_CONFLICTS:
+            raise ConfigError(f"csiDriverResolveConflicts must be one of {RESOLVE_CONFLICTS}")
+        pod_identity_agent = _bool(get("installPodIdentityAgent"))
+        if pod_identity_agent and not cluster:
+            raise ConfigError("installPodIdentityAgent needs context clusterName")
+        apply_manifests = _bool(get("applyManifests"))
+        kubectl_role = str(get("kubectlRoleArn")).strip()
+        if apply_manifests and not (cluster and kubectl_role):
+            raise ConfigError("applyManifests needs context clusterName and kubectlRoleArn")
+        principals = str(get("allowedPrincipals")).strip()
+        vpc = VpcConfig.from_context(
+            get, looks_up_callers=bool(principals) and unverified == "cloudtrail"
+        )
         return cls(
             cluster_name=cluster,
             allowed_clusters=allowed,
@@ -123,7 +217,7 @@ class RegistrarConfig:
             unregister_on_untag=_bool(get("unregisterOnUntag")),
             kube_qps=float(get("kubeQps")),
             kube_burst=int(get("kubeBurst")),
-            allowed_principals=str(get("allowedPrincipals")).strip(),
+            allowed_principals=principals,
             unverified_events=unverified,
             reconcile_schedule=str(get("reconcileSchedule")),
             reserved_concurrency=int(get("reservedConcurrency")),
@@ -136,6 +230,13 @@ class RegistrarConfig:
             csi_driver_policy=policy,
             csi_driver_addon_version=str(get("csiDriverAddonVersion")).strip(),
             oidc_provider_arn=oidc,
+            csi_driver_resolve_conflicts=resolve,
+            csi_driver_preserve_on_delete=_bool(get("csiDriverPreserveOnDelete")),
+            install_pod_identity_agent=pod_identity_agent,
+            vpc=vpc,
+            apply_manifests=apply_manifests,
+            kubectl_role_arn=kubectl_role,
+            create_dashboard=_bool(get("createDashboard")),
             stack_name=str(get("stackName")),
         )
 

@@ -28,7 +28,9 @@ def acknowledgements(stack: RegistrarStack) -> list[tuple[IConstruct, str, str]]
             "AwsSolutions-IAM5[Resource::*]",
             "ec2:DescribeVolumes, the X-Ray trace writes (xray:PutTraceSegments, "
             "xray:PutTelemetryRecords) and cloudtrail:LookupEvents (only with "
-            "unverifiedEvents=cloudtrail) support no resource-level permissions.",
+            "unverifiedEvents=cloudtrail) support no resource-level permissions; in a VPC, "
+            "Lambda's network-interface actions (DescribeNetworkInterfaces works only on *) "
+            "act on interfaces Lambda names itself.",
         ),
         (
             stack.registrar.role,
@@ -69,6 +71,60 @@ def acknowledgements(stack: RegistrarStack) -> list[tuple[IConstruct, str, str]]
                 "The AWS-maintained policy documented for the EBS CSI driver follows the "
                 "driver's releases; V2 (the default) only touches volumes tagged "
                 "ebs.csi.aws.com/cluster=true.",
+            )
+        )
+    if stack.manifests is not None:
+        acks += _kubectl_provider_acks(stack.manifests.kubectl_provider, stack.network is not None)
+    return acks
+
+
+def _kubectl_provider_acks(provider: IConstruct, in_vpc: bool) -> list[tuple[IConstruct, str, str]]:
+    """CDK's own kubectl provider (aws-eks KubectlProvider): its Lambdas are CDK's, not ours."""
+    managed = "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{}]"
+    ecr_public = (
+        '{"Fn::If":["HandlerHasEcrPublic195AF58A",{"Fn::Join":["",["arn:",{"Ref":'
+        '"AWS::Partition"},":iam::aws:policy/AmazonElasticContainerRegistryPublicReadOnly"]]},'
+        '{"Ref":"AWS::NoValue"}]}'
+    )
+    acks: list[tuple[IConstruct, str, str]] = [
+        (
+            provider,
+            managed.format("service-role/AWSLambdaBasicExecutionRole"),
+            "CDK's kubectl provider creates its handler and provider-framework roles with the "
+            "basic execution policy; they only write their own logs and live for deployments.",
+        ),
+        (
+            provider,
+            managed.format("AmazonEC2ContainerRegistryPullOnly"),
+            "Attached by CDK's kubectl provider so its handler could install Helm charts from "
+            "ECR; this app applies only the plain manifests of k8s/.",
+        ),
+        (
+            provider,
+            f"AwsSolutions-IAM4[Policy::{ecr_public}]",
+            "Conditional ECR Public read-only policy of CDK's kubectl provider (only for Helm "
+            "charts from public.ecr.aws, a condition that is false here).",
+        ),
+        (
+            provider,
+            "AwsSolutions-L1",
+            "The kubectl handler's Python runtime is chosen by aws-cdk-lib's KubectlProvider, "
+            "not by this app; it moves with aws-cdk-lib upgrades.",
+        ),
+        (
+            provider,
+            "AwsSolutions-IAM5[Resource::<Handler886CB40B.Arn>:*]",
+            "The provider framework invokes every version of CDK's kubectl handler function "
+            "(lambda:InvokeFunction on its ARN and ARN:*); nothing else.",
+        ),
+    ]
+    if in_vpc:
+        acks.append(
+            (
+                provider,
+                managed.format("service-role/AWSLambdaVPCAccessExecutionRole"),
+                "CDK's kubectl provider runs in the cluster's subnets (private endpoint) and "
+                "attaches Lambda's own policy for creating its network interfaces.",
             )
         )
     return acks

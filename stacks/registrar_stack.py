@@ -11,10 +11,14 @@ from constructs import Construct
 from stacks.config import RegistrarConfig
 from stacks.constructs import failure_handling
 from stacks.constructs.csi_driver import CsiDriver
+from stacks.constructs.dashboard import RegistrarDashboard
 from stacks.constructs.eks_access import EksAccess
 from stacks.constructs.event_rules import EventRules
 from stacks.constructs.failure_handling import FailureHandling
 from stacks.constructs.function import METRICS_NAMESPACE, SERVICE_NAME, RegistrarFunction
+from stacks.constructs.manifests import ClusterManifests
+from stacks.constructs.network import RegistrarNetwork
+from stacks.constructs.pod_identity_agent import PodIdentityAgent
 from stacks.constructs.trail import RegistrarTrail
 
 
@@ -32,12 +36,14 @@ class RegistrarStack(cdk.Stack):
         self.config = config
 
         self.failures = FailureHandling(self, "FailureHandling")
+        self.network = RegistrarNetwork(self, "Network", config=config.vpc) if config.vpc else None
         self.registrar = RegistrarFunction(
             self,
             "Registrar",
             config=config,
             failure_queue=self.failures.dead_letter_queue,
             code=code,
+            network=self.network,
         )
         self.failures.watch(
             self.registrar.function, service=SERVICE_NAME, namespace=METRICS_NAMESPACE
@@ -67,19 +73,70 @@ class RegistrarStack(cdk.Stack):
                 "No clusterName in context: the registrar would reach no cluster. "
                 "Deploy with: cdk deploy -c clusterName=NAME",
             )
-        self.csi_driver = (
-            CsiDriver(
+        self.pod_identity_agent = (
+            PodIdentityAgent(
                 self,
-                "CsiDriver",
+                "PodIdentityAgent",
                 cluster_name=config.cluster_name,
-                identity=config.csi_driver_identity,
-                policy=config.csi_driver_policy,
-                addon_version=config.csi_driver_addon_version,
-                oidc_provider_arn=config.oidc_provider_arn,
+                resolve_conflicts=config.csi_driver_resolve_conflicts,
+                preserve_on_delete=config.csi_driver_preserve_on_delete,
             )
-            if config.install_csi_driver
+            if config.install_pod_identity_agent
+            else None
+        )
+        self.csi_driver = self._csi_driver(config) if config.install_csi_driver else None
+        self.manifests = (
+            ClusterManifests(
+                self,
+                "Manifests",
+                cluster_name=config.cluster_name,
+                kubectl_role_arn=config.kubectl_role_arn,
+                csi_driver=config.csi_driver,
+                network=self.network,
+            )
+            if config.apply_manifests
+            else None
+        )
+        self.dashboard = (
+            RegistrarDashboard(
+                self,
+                "Dashboard",
+                function=self.registrar.function,
+                dead_letter_queue=self.failures.dead_letter_queue,
+                alarms=list(self.failures.alarms),
+                namespace=METRICS_NAMESPACE,
+                service=SERVICE_NAME,
+            )
+            if config.create_dashboard
             else None
         )
         cdk.CfnOutput(self, "FunctionName", value=self.registrar.function.function_name)
         cdk.CfnOutput(self, "FunctionRoleArn", value=self.registrar.role.role_arn)
         cdk.CfnOutput(self, "DeadLetterQueueUrl", value=self.failures.dead_letter_queue.queue_url)
+        if self.dashboard is not None:
+            cdk.CfnOutput(self, "DashboardUrl", value=self.dashboard.url())
+
+    def _csi_driver(self, config: RegistrarConfig) -> CsiDriver:
+        driver = CsiDriver(
+            self,
+            "CsiDriver",
+            cluster_name=config.cluster_name,
+            identity=config.csi_driver_identity,
+            policy=config.csi_driver_policy,
+            addon_version=config.csi_driver_addon_version,
+            oidc_provider_arn=config.oidc_provider_arn,
+            resolve_conflicts=config.csi_driver_resolve_conflicts,
+            preserve_on_delete=config.csi_driver_preserve_on_delete,
+        )
+        if self.pod_identity_agent is not None:
+            driver.node.add_dependency(self.pod_identity_agent)
+        elif config.csi_driver_identity == "pod-identity":
+            cdk.Annotations.of(self).add_warning_v2(
+                "ebs-pv-registrar:podIdentityAgent",
+                "csiDriverIdentity=pod-identity needs the eks-pod-identity-agent add-on on "
+                f"{config.cluster_name}, which this stack does not manage: check with "
+                f"aws eks describe-addon --cluster-name {config.cluster_name} "
+                "--addon-name eks-pod-identity-agent, "
+                "or deploy with -c installPodIdentityAgent=true",
+            )
+        return driver

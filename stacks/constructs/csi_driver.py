@@ -24,6 +24,8 @@ class CsiDriver(Construct):
         policy: str,
         addon_version: str = "",
         oidc_provider_arn: str = "",
+        resolve_conflicts: str = "PRESERVE",
+        preserve_on_delete: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
         pod_identity = identity == "pod-identity"
@@ -42,8 +44,13 @@ class CsiDriver(Construct):
             addon_name=ADDON_NAME,
             cluster_name=cluster_name,
             addon_version=addon_version or None,
-            # Take over a driver that was installed by hand (Helm or a self-managed add-on).
-            resolve_conflicts="OVERWRITE",
+            # AWS::EKS::Addon ResolveConflicts: PRESERVE (or NONE) never rewrites a driver that
+            # was installed by hand: creation fails on a conflict instead; on update PRESERVE
+            # keeps fields edited on the cluster. OVERWRITE takes the driver over.
+            resolve_conflicts=resolve_conflicts,
+            # PreserveOnDelete: deleting the stack stops EKS managing the add-on but leaves the
+            # driver running, so mounted volumes keep working.
+            preserve_on_delete=preserve_on_delete,
             pod_identity_associations=[
                 eks.CfnAddon.PodIdentityAssociationProperty(
                     role_arn=self.role.role_arn, service_account=SERVICE_ACCOUNT

@@ -12,6 +12,7 @@ from constructs import Construct
 
 from stacks import bundling
 from stacks.config import RegistrarConfig
+from stacks.constructs.network import RegistrarNetwork
 
 SERVICE_NAME = "ebs-pv-registrar"
 METRICS_NAMESPACE = "EbsPvRegistrar"
@@ -36,6 +37,7 @@ class RegistrarFunction(Construct):
         config: RegistrarConfig,
         failure_queue: sqs.IQueue,
         code: lambda_.Code | None = None,
+        network: RegistrarNetwork | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
@@ -101,6 +103,25 @@ class RegistrarFunction(Construct):
                 )
             )
 
+        if network is not None:
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="ManageVpcNetworkInterfaces",
+                    # What Lambda needs to attach the function to the subnets (the actions of
+                    # AWSLambdaVPCAccessExecutionRole without its logs:*); DescribeNetworkInterfaces
+                    # only works on "*", and Lambda names the interfaces itself.
+                    actions=[
+                        "ec2:CreateNetworkInterface",
+                        "ec2:DescribeNetworkInterfaces",
+                        "ec2:DescribeSubnets",
+                        "ec2:DeleteNetworkInterface",
+                        "ec2:AssignPrivateIpAddresses",
+                        "ec2:UnassignPrivateIpAddresses",
+                    ],
+                    resources=["*"],
+                )
+            )
+
         self.function = lambda_.Function(
             self,
             "Function",
@@ -118,6 +139,9 @@ class RegistrarFunction(Construct):
             retry_attempts=ASYNC_RETRIES,
             max_event_age=ASYNC_MAX_EVENT_AGE,
             on_failure=destinations.SqsDestination(failure_queue),
+            vpc=network.vpc if network else None,
+            vpc_subnets=network.subnet_selection if network else None,
+            security_groups=network.security_groups if network else None,
             environment={
                 **config.environment(),
                 "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudtrail as cloudtrail
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -32,13 +33,51 @@ class RegistrarTrail(Construct):
             ],
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
-        # Write-only management events in this region: the EC2 calls the rules watch.
-        self.trail = cloudtrail.Trail(
+        stack = cdk.Stack.of(self)
+        # A name known at synthesis: the bucket policy names the trail's ARN (aws:SourceArn)
+        # without a reference to the trail, which itself must wait for that policy.
+        self.trail_name = f"{stack.stack_name}-registrar"
+        self.trail_arn = stack.format_arn(
+            service="cloudtrail", resource="trail", resource_name=self.trail_name
+        )
+        cloudtrail_service = iam.ServicePrincipal("cloudtrail.amazonaws.com")
+        only_this_trail = {"aws:SourceArn": self.trail_arn}
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudTrailAclCheck",
+                principals=[cloudtrail_service],
+                actions=["s3:GetBucketAcl"],
+                resources=[self.bucket.bucket_arn],
+                conditions={"StringEquals": only_this_trail},
+            )
+        )
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudTrailWrite",
+                principals=[cloudtrail_service],
+                actions=["s3:PutObject"],
+                resources=[self.bucket.arn_for_objects(f"AWSLogs/{stack.account}/*")],
+                conditions={
+                    "StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", **only_this_trail}
+                },
+            )
+        )
+        # Write-only management events in this region: the EC2 calls the rules watch. (The L1
+        # resource: aws-cloudtrail's Trail writes its own bucket policy without aws:SourceArn.)
+        self.trail = cloudtrail.CfnTrail(
             self,
             "Trail",
-            bucket=self.bucket,
+            trail_name=self.trail_name,
+            s3_bucket_name=self.bucket.bucket_name,
+            is_logging=True,
             is_multi_region_trail=False,
             include_global_service_events=False,
-            management_events=cloudtrail.ReadWriteType.WRITE_ONLY,
-            enable_file_validation=True,
+            enable_log_file_validation=True,
+            event_selectors=[
+                cloudtrail.CfnTrail.EventSelectorProperty(
+                    include_management_events=True, read_write_type="WriteOnly"
+                )
+            ],
         )
+        assert self.bucket.policy is not None
+        self.trail.node.add_dependency(self.bucket.policy)

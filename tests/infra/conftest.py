@@ -22,13 +22,25 @@ from devcluster.lambda_runtime import copy_runtime
 from stacks import bundling
 from stacks.registrar_stack import RegistrarStack
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SKIP_BUNDLING: dict[str, Any] = {"aws:cdk:bundling-stacks": []}
-# Every optional part switched on, two allowed clusters.
+VPC = {
+    "vpcId": "vpc-0123456789abcdef0",
+    "vpcSubnetIds": "subnet-0123456789abcdef0,subnet-0123456789abcdef1",
+    "clusterSecurityGroupId": "sg-0123456789abcdef0",
+}
+KUBECTL_ROLE = "arn:aws:iam::111122223333:role/EksClusterAdmin"
+# Every optional part switched on, two allowed clusters, in a VPC.
 FULL = {
     "clusterName": "demo",
     "allowedClusters": "demo,staging",
     "createTrail": True,
     "installCsiDriver": True,
+    "installPodIdentityAgent": True,
+    **VPC,
+    "createVpcEndpoints": True,
+    "applyManifests": True,
+    "kubectlRoleArn": KUBECTL_ROLE,
 }
 MINIMAL = {"clusterName": "demo"}
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from stacks import nag
-from tests.infra.conftest import FULL, MINIMAL, Synth, synthesize
+from tests.infra.conftest import FULL, KUBECTL_ROLE, MINIMAL, VPC, Synth, synthesize
 
 OIDC = "arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC"
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -28,6 +28,24 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "oidcProviderArn": OIDC,
     },
     "no-cluster": {},
+    # Own security groups, no endpoints (NAT), manifests through a private-endpoint provider,
+    # the add-ons taking over and removed with the stack.
+    "vpc-own-groups-manifests": {
+        "clusterName": "demo",
+        **VPC,
+        "securityGroupIds": "sg-0aaaaaaaaaaaaaaa1",
+        "applyManifests": True,
+        "kubectlRoleArn": KUBECTL_ROLE,
+        "installCsiDriver": True,
+        "csiDriverResolveConflicts": "OVERWRITE",
+        "csiDriverPreserveOnDelete": False,
+    },
+    # The public-endpoint kubectl provider.
+    "manifests-public": {
+        "clusterName": "demo",
+        "applyManifests": True,
+        "kubectlRoleArn": KUBECTL_ROLE,
+    },
 }
 
 

@@ -38,6 +38,36 @@ def test_defaults() -> None:
     assert not settings.cluster_admin_policy
 
 
+VPC_ID = "vpc-0123456789abcdef0"
+SUBNET = "subnet-0123abcd"
+GROUP = "sg-0123abcd"
+
+
+def test_new_defaults_keep_what_is_on_the_cluster() -> None:
+    settings = config(clusterName="demo")
+    assert settings.csi_driver_resolve_conflicts == "PRESERVE"
+    assert settings.csi_driver_preserve_on_delete
+    assert not settings.install_pod_identity_agent
+    assert settings.vpc is None
+    assert not settings.apply_manifests
+    assert settings.create_dashboard
+
+
+def test_vpc_from_the_command_line() -> None:
+    vpc = config(
+        clusterName="demo",
+        vpcId=VPC_ID,
+        vpcSubnetIds=f" {SUBNET}, subnet-0123456789abcdef1 ",
+        clusterSecurityGroupId=GROUP,
+        createVpcEndpoints="true",
+    ).vpc
+    assert vpc is not None
+    assert vpc.subnet_ids == (SUBNET, "subnet-0123456789abcdef1")
+    assert vpc.security_group_ids == ()
+    assert vpc.create_endpoints
+    assert vpc.endpoint_services == ("sts", "ec2", "eks", "xray")
+
+
 def test_booleans_from_the_command_line() -> None:
     # -c createTrail=true arrives as the string "true".
     assert config(clusterName="demo", createTrail="true").create_trail
@@ -52,6 +82,19 @@ def test_booleans_from_the_command_line() -> None:
         ({"clusterName": "a", "csiDriverPolicy": "v3"}, "csiDriverPolicy"),
         ({"clusterName": "a", "installCsiDriver": True, "csiDriverIdentity": "irsa"}, "oidc"),
         ({"allowedClusters": "a", "installCsiDriver": True}, "clusterName"),
+        ({"clusterName": "a", "csiDriverResolveConflicts": "KEEP"}, "csiDriverResolveConflicts"),
+        ({"allowedClusters": "a", "installPodIdentityAgent": True}, "clusterName"),
+        ({"clusterName": "a", "applyManifests": True}, "kubectlRoleArn"),
+        ({"clusterName": "a", "vpcSubnetIds": SUBNET}, "need context vpcId"),
+        ({"clusterName": "a", "createVpcEndpoints": True}, "need context vpcId"),
+        ({"clusterName": "a", "clusterSecurityGroupId": GROUP}, "need context vpcId"),
+        ({"clusterName": "a", "vpcId": VPC_ID}, "vpcSubnetIds"),
+        ({"clusterName": "a", "vpcId": "my-vpc", "vpcSubnetIds": SUBNET}, "not a VPC id"),
+        ({"clusterName": "a", "vpcId": VPC_ID, "vpcSubnetIds": "sg-0123abcd"}, "subnet id"),
+        (
+            {"clusterName": "a", "vpcId": VPC_ID, "vpcSubnetIds": SUBNET, "securityGroupIds": "x"},
+            "group id",
+        ),
     ],
 )
 def test_invalid_context(context: dict[str, object], message: str) -> None:

@@ -83,6 +83,27 @@ def test_trail_and_its_bucket(full: Synth) -> None:
     )  # fmt: skip
 
 
+def test_trail_bucket_only_for_this_trail(full: Synth) -> None:
+    """CloudTrail may check the ACL and write only as this trail (aws:SourceArn)."""
+    [policy] = full.resources("AWS::S3::BucketPolicy").values()
+    allows = [
+        s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"
+    ]
+    assert sorted(s["Action"] for s in allows) == ["s3:GetBucketAcl", "s3:PutObject"]
+    [trail] = full.resources("AWS::CloudTrail::Trail").values()
+    assert trail["Properties"]["TrailName"] == "EbsPvRegistrar-registrar"
+    for statement in allows:
+        assert statement["Principal"] == {"Service": "cloudtrail.amazonaws.com"}
+        source = statement["Condition"]["StringEquals"]["aws:SourceArn"]
+        parts = source["Fn::Join"][1]
+        text = "".join(p if isinstance(p, str) else f"${{{p['Ref']}}}" for p in parts)
+        assert text == (
+            "arn:${AWS::Partition}:cloudtrail:${AWS::Region}:${AWS::AccountId}"
+            ":trail/EbsPvRegistrar-registrar"
+        )
+    assert trail["DependsOn"] == [next(iter(full.resources("AWS::S3::BucketPolicy")))]
+
+
 def test_access_entry_per_allowed_cluster_with_rbac_group(full: Synth) -> None:
     role = full.stack.get_logical_id(full.stack.registrar.role.node.default_child)  # type: ignore[arg-type]
     entries = full.resources("AWS::EKS::AccessEntry").values()
@@ -124,7 +145,8 @@ def test_csi_driver_pod_identity_v2(full: Synth) -> None:
         {
             "AddonName": "aws-ebs-csi-driver",
             "ClusterName": "demo",
-            "ResolveConflicts": "OVERWRITE",
+            "ResolveConflicts": "PRESERVE",
+            "PreserveOnDelete": True,
             "PodIdentityAssociations": [
                 {"RoleArn": {"Fn::GetAtt": [role, "Arn"]},
                  "ServiceAccount": "ebs-csi-controller-sa"}],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import subprocess
+import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from functools import cached_property
@@ -83,16 +83,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def run_demo(_args: argparse.Namespace) -> int:
     """The demo lives in a repository checkout (devcluster/), never in the Lambda package: it is
-    found from the current folder upwards and runs as a process of its own."""
+    found from the current folder upwards and replaces this process."""
     root = next((d for d in (Path.cwd(), *Path.cwd().parents) if (d / DEMO).is_file()), None)
     if root is None:
         print(f"error: demo: run it from a checkout of the repository (no {DEMO})", file=sys.stderr)
         return EXIT_INVALID
-    demo = subprocess.Popen([sys.executable, "-m", "devcluster.demo"], cwd=root)
-    try:
-        return demo.wait()
-    except KeyboardInterrupt:  # the demo got the same Ctrl-C: let it clean up
-        return demo.wait()
+    os.chdir(root)  # the demo's own process, so that Ctrl-C and exit codes are its own
+    os.execv(sys.executable, [sys.executable, "-m", "devcluster.demo"])  # noqa: S606 - no shell
 
 
 def run_render(args: argparse.Namespace) -> int:

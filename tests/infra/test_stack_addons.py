@@ -1,0 +1,79 @@
+"""The EKS add-ons never take over or remove a working driver unless told to; Pod Identity
+needs its agent, which the stack installs on request or warns about."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.infra.conftest import Synth
+
+CSI = {"clusterName": "demo", "installCsiDriver": True}
+
+
+def addons(result: Synth) -> dict[str, dict[str, Any]]:
+    return {
+        a["Properties"]["AddonName"]: {**a["Properties"], "DependsOn": a.get("DependsOn", [])}
+        for a in result.resources("AWS::EKS::Addon").values()
+    }
+
+
+def warnings(result: Synth) -> list[str]:
+    return [str(m.data) for m in result.stack.node.metadata if m.type == "aws:cdk:warning"]
+
+
+def test_defaults_preserve_what_is_on_the_cluster(synth: Callable[..., Synth]) -> None:
+    driver = addons(synth(**CSI))["aws-ebs-csi-driver"]
+    # PRESERVE: on create like NONE (fails on a conflict, changes nothing); on update keeps
+    # fields edited on the cluster (AWS::EKS::Addon ResolveConflicts).
+    assert driver["ResolveConflicts"] == "PRESERVE"
+    assert driver["PreserveOnDelete"] is True
+
+
+@pytest.mark.parametrize("value", ["NONE", "OVERWRITE", "overwrite"])
+def test_resolve_conflicts_is_an_explicit_choice(value: str, synth: Callable[..., Synth]) -> None:
+    driver = addons(synth(**CSI, csiDriverResolveConflicts=value))["aws-ebs-csi-driver"]
+    assert driver["ResolveConflicts"] == value.upper()
+
+
+def test_preserve_on_delete_can_be_turned_off(synth: Callable[..., Synth]) -> None:
+    result = synth(**CSI, installPodIdentityAgent=True, csiDriverPreserveOnDelete="false")
+    for addon in addons(result).values():
+        assert addon["PreserveOnDelete"] is False
+
+
+def test_pod_identity_agent_installed_first_and_no_warning(full: Synth) -> None:
+    installed = addons(full)
+    agent = installed["eks-pod-identity-agent"]
+    assert agent["ClusterName"] == "demo"
+    assert (agent["ResolveConflicts"], agent["PreserveOnDelete"]) == ("PRESERVE", True)
+    agent_id = next(
+        key for key, a in full.resources("AWS::EKS::Addon").items()
+        if a["Properties"]["AddonName"] == "eks-pod-identity-agent"
+    )  # fmt: skip
+    assert agent_id in installed["aws-ebs-csi-driver"]["DependsOn"]
+    assert not [w for w in warnings(full) if "eks-pod-identity-agent" in w]
+
+
+def test_pod_identity_without_the_agent_warns(synth: Callable[..., Synth]) -> None:
+    result = synth(**CSI)
+    assert "eks-pod-identity-agent" not in addons(result)
+    [warning] = [w for w in warnings(result) if "eks-pod-identity-agent" in w]
+    assert "installPodIdentityAgent=true" in warning
+    assert "aws eks describe-addon --cluster-name demo" in warning
+
+
+def test_irsa_needs_no_agent_and_gets_no_warning(synth: Callable[..., Synth]) -> None:
+    result = synth(
+        **CSI,
+        csiDriverIdentity="irsa",
+        oidcProviderArn="arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/X",
+    )
+    assert not [w for w in warnings(result) if "eks-pod-identity-agent" in w]
+
+
+def test_agent_alone(synth: Callable[..., Synth]) -> None:
+    result = synth(clusterName="demo", installPodIdentityAgent=True)
+    assert list(addons(result)) == ["eks-pod-identity-agent"]

@@ -1,0 +1,104 @@
+"""applyManifests: the k8s/ files through CDK's kubectl provider for an imported cluster."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from stacks.constructs import manifests
+from tests.infra.conftest import KUBECTL_ROLE, REPO_ROOT, Synth
+from tests.infra.test_stack_compliance import cfn_lint
+
+MANIFESTS = {"clusterName": "demo", "applyManifests": True, "kubectlRoleArn": KUBECTL_ROLE}
+MANIFEST_TYPE = "Custom::AWSCDK-EKS-KubernetesResource"
+
+
+def applied(result: Synth) -> list[dict[str, Any]]:
+    return list(result.resources(MANIFEST_TYPE).values())
+
+
+def nested_template(result: Synth) -> tuple[dict[str, Any], Path]:
+    [path] = result.outdir.glob("*KubectlProvider*.nested.template.json")
+    return json.loads(path.read_text()), path
+
+
+def test_not_applied_by_default(minimal: Synth) -> None:
+    assert applied(minimal) == []
+    minimal.template.resource_count_is("AWS::CloudFormation::Stack", 0)
+
+
+def test_each_declared_file_is_one_manifest_applied_with_kubectl_apply(
+    synth: Callable[..., Synth],
+) -> None:
+    result = synth(**MANIFESTS)
+    resources = applied(result)
+    assert len(resources) == len(manifests.MANIFEST_FILES)
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for resource in resources:
+        props = resource["Properties"]
+        assert props["ClusterName"] == "demo"
+        assert props["RoleArn"] == KUBECTL_ROLE
+        assert props["Overwrite"] is True
+        for obj in json.loads(props["Manifest"]):
+            by_kind.setdefault(obj["kind"], []).append(obj)
+    expected = [
+        doc
+        for name in manifests.MANIFEST_FILES
+        for doc in yaml.safe_load_all((REPO_ROOT / "k8s" / name).read_text())
+        if doc
+    ]
+    assert sorted(by_kind) == sorted({doc["kind"] for doc in expected})
+    [storage_class] = by_kind["StorageClass"]
+    assert storage_class["metadata"]["name"] == "gp3"
+    assert storage_class["provisioner"] == "ebs.csi.aws.com"
+
+
+def test_every_k8s_file_is_declared_once() -> None:
+    """A new k8s/ manifest is applied by applyManifests once named in MANIFEST_FILES."""
+    assert manifests.MANIFEST_FILES[:2] == ("rbac.yaml", "storageclass-gp3.yaml")
+    on_disk = sorted(p.name for p in (REPO_ROOT / "k8s").glob("*.yaml"))
+    assert sorted(manifests.MANIFEST_FILES) == on_disk, "add the file to MANIFEST_FILES"
+
+
+def test_auto_mode_driver_becomes_the_provisioner() -> None:
+    loaded = manifests.load_manifests("ebs.csi.eks.amazonaws.com")
+    [storage_class] = loaded["storageclass-gp3.yaml"]
+    assert storage_class["provisioner"] == "ebs.csi.eks.amazonaws.com"
+    assert storage_class["parameters"] == {"type": "gp3", "encrypted": "true"}
+
+
+def test_kubectl_provider_public_endpoint(synth: Callable[..., Synth]) -> None:
+    template, path = nested_template(synth(**MANIFESTS))
+    handlers = [
+        r["Properties"] for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function" and "VpcConfig" in r["Properties"]
+    ]  # fmt: skip
+    assert handlers == []
+    assert [f for f in cfn_lint(path) if f["Level"] == "Error"] == []
+
+
+def test_kubectl_provider_runs_in_the_private_subnets(full: Synth) -> None:
+    template, path = nested_template(full)
+    functions = [
+        r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function"
+    ]
+    assert len(functions) == 2  # the kubectl handler and the provider framework's onEvent
+    function_group = next(
+        key for key, g in full.resources("AWS::EC2::SecurityGroup").items()
+        if "HTTPS out" in g["Properties"]["GroupDescription"]
+    )  # fmt: skip
+    nested = next(iter(full.resources("AWS::CloudFormation::Stack").values()))
+    parameters = nested["Properties"]["Parameters"]
+    for function in functions:
+        vpc = function["VpcConfig"]
+        assert vpc["SubnetIds"] == ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+        # The registrar's own group: the one the cluster security group admits on 443.
+        [group] = vpc["SecurityGroupIds"]
+        assert parameters[group["Ref"]] == {"Fn::GetAtt": [function_group, "GroupId"]}
+    assert [f for f in cfn_lint(path) if f["Level"] == "Error"] == []
