@@ -7,6 +7,7 @@ of a taken name raises ConflictError, a missing object NotFoundError, a list fil
 
 from __future__ import annotations
 
+import builtins
 import copy
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -98,10 +99,10 @@ class FakeKube(Failures):
         self.check("record_event")
         self.events.append((reason, involved["metadata"]["name"], message))
 
-    def names(self, kind: str) -> list[str]:
+    def names(self, kind: str) -> builtins.list[str]:
         return sorted(name for (k, _ns, name) in self.objects if k == kind)
 
-    def writes(self) -> list[tuple[str, str, str]]:
+    def writes(self) -> builtins.list[tuple[str, str, str]]:
         return [c for c in self.calls if c[0] in ("create", "patch", "delete")]
 
 
@@ -137,8 +138,8 @@ class FakeVolumes(Failures):
             tags = {**volume.tags, t.STATUS_TAG: status, t.CSI_CLUSTER_TAG: "true"}
             self.volumes[volume_id] = replace(volume, tags=tags)
 
-    def status_of(self, volume_id: str) -> str | None:
-        return self.volumes[volume_id].tags.get(t.STATUS_TAG)
+    def status_of(self, volume_id: str) -> str:
+        return self.volumes[volume_id].tags.get(t.STATUS_TAG, "")
 
 
 class FakeClusters:
