@@ -80,6 +80,13 @@ def _permitted(namespace: str, allowed: Sequence[str], denied: Sequence[str]) ->
     return rule
 
 
+def _claim_ref_namespace(name: str) -> str:
+    """CEL: the namespace of a PV's claimRef in `name` (object or oldObject), or ''."""
+    ref = f"dyn({name}).spec.claimRef"
+    return (f"{name} != null && !variables.isClaim && has({ref}) && has({ref}.namespace) "
+            f"? {ref}.namespace : ''")
+
+
 def policy(allowed: Sequence[str], denied: Sequence[str]) -> list[dict[str, Any]]:
     """The ValidatingAdmissionPolicy and its binding."""
     ours = f"has({{o}}.metadata.labels) && {json.dumps(MANAGED_BY)} in {{o}}.metadata.labels && " \
@@ -91,16 +98,9 @@ def policy(allowed: Sequence[str], denied: Sequence[str]) -> list[dict[str, Any]
         {"name": "newOurs", "expression": f"object != null && {ours.format(o='object')}"},
         {"name": "oldOurs", "expression": f"oldObject != null && {ours.format(o='oldObject')}"},
         {"name": "isClaim", "expression": "request.resource.resource == 'persistentvolumeclaims'"},
-        {
-            "name": "claimRefNamespace",
-            "expression": "object != null && !variables.isClaim && has(object.spec.claimRef) && "
-            "has(object.spec.claimRef.namespace) ? object.spec.claimRef.namespace : ''",
-        },
-        {
-            "name": "oldClaimRefNamespace",
-            "expression": "oldObject != null && has(oldObject.spec.claimRef) && "
-            "has(oldObject.spec.claimRef.namespace) ? oldObject.spec.claimRef.namespace : ''",
-        },
+        # dyn(): claimRef is a PV field; typed against the PVC schema it would be a warning
+        {"name": "claimRefNamespace", "expression": _claim_ref_namespace("object")},
+        {"name": "oldClaimRefNamespace", "expression": _claim_ref_namespace("oldObject")},
     ]
     validations = [
         {
