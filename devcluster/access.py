@@ -79,17 +79,25 @@ def labelled_claim(name: str, namespace: str) -> dict[str, Any]:
     }
 
 
-def policy_enforced(plane: ControlPlane) -> bool:
-    """A dry run as the registrar: a claim of ours in kube-system refused by the policy, the
-    same claim in default admitted (RBAC and policy both in force, nothing stored)."""
-    path = "/api/v1/namespaces/{ns}/persistentvolumeclaims?dryRun=All"
-    denied, body = as_registrar(plane, "POST", path.format(ns="kube-system"),
-                                labelled_claim("probe", "kube-system"))
-    if denied != 403 or "may not create claims" not in str(body.get("message")):
+def policy_enforced(
+    plane: ControlPlane, allowed_namespace: str = "default", refused_namespace: str = "kube-system"
+) -> bool:
+    """Dry runs as the registrar (admission runs, nothing is stored): an unlabelled PV refused
+    by the policy, a claim of ours refused in `refused_namespace` and admitted in
+    `allowed_namespace` (the rendered lists and RBAC both in force)."""
+    unlabelled = {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "probe"},
+                  "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+                           "hostPath": {"path": "/probe"}}}
+    status, body = as_registrar(plane, "POST", "/api/v1/persistentvolumes?dryRun=All", unlabelled)
+    if status != 403 or "may only create objects labelled" not in str(body.get("message")):
         return False
-    allowed, _ = as_registrar(plane, "POST", path.format(ns="default"),
-                              labelled_claim("probe", "default"))
-    return allowed == 201
+    path = "/api/v1/namespaces/{}/persistentvolumeclaims?dryRun=All"
+    for namespace, expected in ((refused_namespace, 403), (allowed_namespace, 201)):
+        status, _ = as_registrar(plane, "POST", path.format(namespace),
+                                 labelled_claim("probe", namespace))
+        if status != expected:
+            return False
+    return True
 
 
 def kubectl(kubectl_path: Path, plane: ControlPlane, *args: str) -> str:
@@ -109,13 +117,17 @@ def apply(
     plane: ControlPlane,
     kubectl_path: Path,
     directory: Path = K8S,
+    *,
+    allowed_namespace: str = "default",
+    refused_namespace: str = "kube-system",
     timeout: float = ENFORCE_TIMEOUT,
 ) -> float:
-    """Apply the policy then the RBAC; seconds until the policy was seen enforced."""
+    """Apply the policy then the RBAC from `directory`; seconds until both were seen in force
+    (probed with the two namespaces, see policy_enforced)."""
     for name in APPLY_ORDER:
         kubectl(kubectl_path, plane, "apply", "-f", str(directory / name))
     started = time.monotonic()
-    while not policy_enforced(plane):
+    while not policy_enforced(plane, allowed_namespace, refused_namespace):
         if time.monotonic() - started > timeout:
             raise AccessModelError(f"the admission policy is not enforced after {timeout:.0f}s")
         time.sleep(0.1)
