@@ -1,12 +1,13 @@
 """What k8s/admission-policy.yaml costs per request, on the real control plane.
 
-N creates (then N deletes) of labelled PVs as the registrar's identity (impersonated by the
-admin over one keep-alive HTTPS connection) with only k8s/rbac.yaml, and with the policy bound;
-rounds alternate (the binding is deleted and re-created, each time waited for until the API
-server enforces it or stops enforcing it) so machine load hits both alike. A third series:
-the administrator's creates with the policy bound (not in the group: only matchConditions run).
+N dry-run creates, N creates, then N deletes of labelled PVs as the registrar's identity
+(impersonated by the admin over one keep-alive HTTPS connection) with only k8s/rbac.yaml, and
+with the policy bound. Rounds alternate off-on and on-off (the binding is deleted and
+re-created, each time waited for until the API server enforces it or stops enforcing it), so
+machine load hits both alike. A third series: the administrator with the policy bound (not in
+the group: only the policy's matchConditions run).
 
-Usage: .venv/bin/python bench/admission.py [--requests 200] [--rounds 3]
+Usage: .venv/bin/python bench/admission.py [--requests 300] [--rounds 6]
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from devcluster.controlplane import ControlPlane, build_binary  # noqa: E402
 
 KUBECTL = Path(sys.executable).parent / "kubectl"
 GROUP = "ebs-pv-registrar"
+PVS = "/api/v1/persistentvolumes"
 BINDING = "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings"
 
 
@@ -70,19 +72,24 @@ def volume(name: str) -> dict[str, Any]:
     }
 
 
-def series(client: Client, n: int) -> tuple[list[float], list[float]]:
-    """Seconds per create and per delete of n PVs."""
+def series(client: Client, n: int) -> dict[str, float]:
+    """Median seconds per request: n dry-run creates (admission runs in full, nothing is
+    stored: the policy's share is largest there), n creates, n deletes of labelled PVs."""
     names = [f"bench-{uuid.uuid4().hex[:10]}" for _ in range(n)]
-    creates, deletes = [], []
+    times: dict[str, list[float]] = {"dry-run create": [], "create": [], "delete": []}
     for name in names:
-        status, seconds = client.send("POST", "/api/v1/persistentvolumes", volume(name))
+        status, seconds = client.send("POST", f"{PVS}?dryRun=All", volume(name))
         assert status == 201, status
-        creates.append(seconds)
+        times["dry-run create"].append(seconds)
     for name in names:
-        status, seconds = client.send("DELETE", f"/api/v1/persistentvolumes/{name}")
+        status, seconds = client.send("POST", PVS, volume(name))
+        assert status == 201, status
+        times["create"].append(seconds)
+    for name in names:
+        status, seconds = client.send("DELETE", f"{PVS}/{name}")
         assert status == 200, status
-        deletes.append(seconds)
-    return creates, deletes
+        times["delete"].append(seconds)
+    return {kind: statistics.median(values) for kind, values in times.items()}
 
 
 def bind(plane: ControlPlane, on: bool) -> None:
@@ -97,14 +104,10 @@ def bind(plane: ControlPlane, on: bool) -> None:
         time.sleep(0.1)
 
 
-def ms(values: list[float]) -> float:
-    return statistics.median(values) * 1000
-
-
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=6)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -113,34 +116,42 @@ def main() -> int:
         try:
             access.apply(plane, KUBECTL)
             registrar, administrator = Client(plane, True), Client(plane, False)
-            series(registrar, 20)  # warm-up
-            results: dict[str, tuple[list[float], list[float]]] = {
-                "registrar, rbac only": ([], []),
-                "registrar, policy bound": ([], []),
-                "admin, policy bound": ([], []),
+            series(registrar, 50)  # warm-up
+            rounds: dict[str, list[dict[str, float]]] = {
+                "registrar, rbac only": [],
+                "registrar, policy bound": [],
+                "admin, policy bound": [],
             }
-            for _ in range(args.rounds):
-                bind(plane, False)
-                for into, got in zip(results["registrar, rbac only"],
-                                     series(registrar, args.requests), strict=True):
-                    into.extend(got)
-                bind(plane, True)
-                for key, client in (("registrar, policy bound", registrar),
-                                    ("admin, policy bound", administrator)):
-                    for into, got in zip(results[key], series(client, args.requests),
-                                         strict=True):
-                        into.extend(got)
+            for number in range(args.rounds):  # off-on, then on-off: drift hits both alike
+                for on in (False, True) if number % 2 == 0 else (True, False):
+                    bind(plane, on)
+                    if on:
+                        rounds["registrar, policy bound"].append(series(registrar, args.requests))
+                        rounds["admin, policy bound"].append(series(administrator, args.requests))
+                    else:
+                        rounds["registrar, rbac only"].append(series(registrar, args.requests))
         finally:
             plane.stop()
-    base_create, base_delete = (ms(v) for v in results["registrar, rbac only"])
-    print(f"{args.rounds} rounds x {args.requests} PV creates + deletes per series; "
-          "median ms per request (ratio to the registrar without the policy)")
-    print(f"{'series':<26} {'create':>8} {'ratio':>6} {'delete':>8} {'ratio':>6}")
-    for key, (creates, deletes) in results.items():
-        create, delete = ms(creates), ms(deletes)
-        print(f"{key:<26} {create:8.2f} {create / base_create:6.2f} "
-              f"{delete:8.2f} {delete / base_delete:6.2f}")
+    report(rounds, args.requests)
     return 0
+
+
+def report(rounds: dict[str, list[dict[str, float]]], requests: int) -> None:
+    """Per kind of request: the median over rounds of each round's median, in microseconds,
+    and its ratio to the registrar without the policy."""
+    kinds = list(next(iter(rounds.values()))[0])
+    table = {key: {k: statistics.median(r[k] for r in runs) * 1e6 for k in kinds}
+             for key, runs in rounds.items()}
+    base = table["registrar, rbac only"]
+    count = len(next(iter(rounds.values())))
+    print(f"{count} rounds x {requests} requests of each kind per series; median us per request "
+          "(ratio to the registrar without the policy)")
+    print(f"{'series':<26}" + "".join(f"{k:>16} {'ratio':>6}" for k in kinds))
+    for key, row in table.items():
+        print(f"{key:<26}" + "".join(f"{row[k]:16.0f} {row[k] / base[k]:6.2f}" for k in kinds))
+    spread = {k: [r[k] * 1e6 for r in rounds["registrar, rbac only"]] for k in kinds}
+    print("round-to-round range without the policy (us): "
+          + ", ".join(f"{k} {min(v):.0f}-{max(v):.0f}" for k, v in spread.items()))
 
 
 if __name__ == "__main__":
