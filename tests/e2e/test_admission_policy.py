@@ -290,6 +290,23 @@ def wait_bound(plane: ControlPlane, path: str, timeout: float = 20) -> bool:
     return False
 
 
+def test_the_probe_of_docs_deploy_md_reports_the_policy(plane: ControlPlane) -> None:
+    """docs/deploy.md's check, as written there (the JSON between its <<'JSON' lines)."""
+    text = (access.REPO / "docs" / "deploy.md").read_text()
+    command, document = text.split("kubectl create --dry-run=server", 1)[1].split("\n", 1)
+    manifest = document.split("\nJSON\n", 1)[0]
+    args = command.replace("-f - <<'JSON'", "").split()
+    result = subprocess.run(
+        [str(KUBECTL), f"--kubeconfig={plane.admin_kubeconfig}", "create", "--dry-run=server",
+         *args, "-f", "-"],
+        input=manifest, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode != 0
+    assert "denied request: ebs-pv-registrar may only create objects labelled" in (
+        result.stderr
+    ), result.stderr
+
+
 def test_no_watch_for_the_registrar(plane: ControlPlane) -> None:
     result = kubectl(plane, "auth", "can-i", "watch", "persistentvolumes",
                      f"--as={GROUP}", f"--as-group={GROUP}")
@@ -351,20 +368,3 @@ def test_namespaced_mode_keeps_the_sweep_and_pv_events_working(
     event["metadata"]["namespace"] = "team-b"
     assert as_registrar(plane, "POST", "/api/v1/namespaces/team-b/events", event)[0] == 403
     assert as_registrar(plane, "DELETE", f"{PVS}/{our_pv}")[0] == 200
-
-
-def test_the_probe_of_docs_deploy_md_reports_the_policy(plane: ControlPlane) -> None:
-    """docs/deploy.md's check, as written there (the JSON between its <<'JSON' lines)."""
-    text = (access.REPO / "docs" / "deploy.md").read_text()
-    command, document = text.split("kubectl create --dry-run=server", 1)[1].split("\n", 1)
-    manifest = document.split("\nJSON\n", 1)[0]
-    args = command.replace("-f - <<'JSON'", "").split()
-    result = subprocess.run(
-        [str(KUBECTL), f"--kubeconfig={plane.admin_kubeconfig}", "create", "--dry-run=server",
-         *args, "-f", "-"],
-        input=manifest, capture_output=True, text=True, timeout=60, check=False,
-    )
-    assert result.returncode != 0
-    assert "denied request: ebs-pv-registrar may not create claims in this namespace" in (
-        result.stderr
-    ), result.stderr

@@ -5,6 +5,7 @@ Their effect on a real API server: tests/e2e/test_admission_policy.py."""
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -144,3 +145,13 @@ def test_cli_writes_both_files_in_apply_order(tmp_path: Path, capsys: Any) -> No
     assert m.main([]) == 0
     streamed = capsys.readouterr().out
     assert streamed.index("ValidatingAdmissionPolicy") < streamed.index("ClusterRole")
+
+
+def test_render_manifests_script_prints_both_in_apply_order() -> None:
+    result = subprocess.run(
+        [str(REPO / "scripts" / "render-manifests"), "--allowed-namespaces", "team-a"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )
+    kinds = [d["kind"] for d in documents(result.stdout)]
+    assert kinds[:2] == ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]
+    assert kinds.count("Role") == 2  # team-a, and default for PV events
