@@ -87,16 +87,21 @@ def _claim_ref_namespace(name: str) -> str:
             f"? {ref}.namespace : ''")
 
 
+def _labelled(name: str) -> str:
+    """CEL: `name` (object or oldObject) is there and carries our label. `object` is null for
+    DELETE, `oldObject` for CREATE (k8s.io/api admissionregistration/v1 types.go)."""
+    labels, key = f"{name}.metadata.labels", json.dumps(MANAGED_BY)
+    return (f"{name} != null && has({labels}) && {key} in {labels} "
+            f"&& {labels}[{key}] == {json.dumps(GROUP)}")
+
+
 def policy(allowed: Sequence[str], denied: Sequence[str]) -> list[dict[str, Any]]:
     """The ValidatingAdmissionPolicy and its binding."""
-    ours = f"has({{o}}.metadata.labels) && {json.dumps(MANAGED_BY)} in {{o}}.metadata.labels && " \
-        f"{{o}}.metadata.labels[{json.dumps(MANAGED_BY)}] == {json.dumps(GROUP)}"
     variables = [
         {"name": "denied", "expression": _cel_list(denied)},
         {"name": "allowed", "expression": _cel_list(allowed)},
-        # object is null for DELETE, oldObject null for CREATE (k8s.io/api admissionregistration/v1)
-        {"name": "newOurs", "expression": f"object != null && {ours.format(o='object')}"},
-        {"name": "oldOurs", "expression": f"oldObject != null && {ours.format(o='oldObject')}"},
+        {"name": "newOurs", "expression": _labelled("object")},
+        {"name": "oldOurs", "expression": _labelled("oldObject")},
         {"name": "isClaim", "expression": "request.resource.resource == 'persistentvolumeclaims'"},
         # dyn(): claimRef is a PV field; typed against the PVC schema it would be a warning
         {"name": "claimRefNamespace", "expression": _claim_ref_namespace("object")},
@@ -135,8 +140,8 @@ def policy(allowed: Sequence[str], denied: Sequence[str]) -> list[dict[str, Any]
         "kind": "ValidatingAdmissionPolicy",
         "metadata": {"name": NAME, "labels": LABELS},
         "spec": {
-            # Fail: an expression error refuses the registrar's request. Errors cannot reach
-            # other users: matchConditions run first and guard their own field access.
+            # Fail: an expression error refuses the registrar's request. Other users only meet
+            # the match condition, which guards its one field access and so cannot fail.
             "failurePolicy": "Fail",
             "matchConstraints": {
                 "resourceRules": [
