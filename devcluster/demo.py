@@ -27,8 +27,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from devcluster import access
 from devcluster.certs import make_tls
-from devcluster.controlplane import REPO, ControlPlane, build_binary
+from devcluster.controlplane import ControlPlane, build_binary
 from devcluster.eventbridge import matches
 from devcluster.events import create_volume_event
 from devcluster.identity import (
@@ -121,8 +122,11 @@ def _run(stack: contextlib.ExitStack) -> str:
     detail(f"{plane.url} ready in {plane.startup_seconds:.1f}s (TLS, RBAC, EKS token webhook)")
 
     step(3, "Giving the registrar its own identity")
-    _kubectl(plane, "apply", "-f", str(REPO / "k8s" / "rbac.yaml"))
-    detail("k8s/rbac.yaml applied with the admin credential (ClusterRole + binding to group)")
+    if not KUBECTL.exists():
+        raise DemoError(f"{KUBECTL} is missing: run scripts/setup")
+    waited = access.apply(plane, KUBECTL)
+    detail("k8s/admission-policy.yaml and k8s/rbac.yaml applied with the admin credential")
+    detail(f"the policy is in force after {waited:.1f}s: the group may touch only its own objects")
     role = create_role(REGION)
     credentials = assume_role(role, REGION)
     plane.add_access_entry(role, USERNAME, [GROUP])

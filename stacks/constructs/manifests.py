@@ -14,12 +14,15 @@ from aws_cdk import aws_eks as eks
 from aws_cdk.lambda_layer_kubectl_v37 import KubectlV37Layer
 from constructs import Construct
 
+from stacks import k8s_manifests
 from stacks.constructs.network import RegistrarNetwork, acknowledge_imported_subnets
 
 K8S_DIR = Path(__file__).resolve().parents[2] / "k8s"
-# The files of k8s/ that `applyManifests` applies, in order: add a new one here.
+# The files of k8s/ that `applyManifests` applies, in order: add a new one here. The policy
+# comes first, so that the group's rights never exist without it.
 MANIFEST_FILES: tuple[str, ...] = (
-    "rbac.yaml",
+    k8s_manifests.POLICY_FILE,
+    k8s_manifests.RBAC_FILE,
     "storageclass-gp3.yaml",
 )
 # The provisioner written in k8s/storageclass-gp3.yaml; the deployment's csiDriver replaces it
@@ -27,11 +30,21 @@ MANIFEST_FILES: tuple[str, ...] = (
 DEFAULT_PROVISIONER = "ebs.csi.aws.com"
 
 
-def load_manifests(csi_driver: str) -> dict[str, list[dict[str, Any]]]:
-    """Each file of MANIFEST_FILES as its list of objects, with the StorageClass's driver set."""
+def load_manifests(
+    csi_driver: str,
+    allowed_namespaces: tuple[str, ...] = k8s_manifests.DEFAULT_ALLOWED,
+    denied_namespaces: tuple[str, ...] = k8s_manifests.DEFAULT_DENIED,
+) -> dict[str, list[dict[str, Any]]]:
+    """Each file of MANIFEST_FILES as its list of objects: the policy and the RBAC rendered for
+    the deployment's namespace lists (k8s/ holds them for the defaults), the StorageClass with
+    the deployment's driver."""
+    rendered = {
+        k8s_manifests.POLICY_FILE: k8s_manifests.policy(allowed_namespaces, denied_namespaces),
+        k8s_manifests.RBAC_FILE: k8s_manifests.rbac(allowed_namespaces, denied_namespaces),
+    }
     loaded: dict[str, list[dict[str, Any]]] = {}
     for name in MANIFEST_FILES:
-        documents = [
+        documents = rendered.get(name) or [
             doc for doc in yaml.safe_load_all((K8S_DIR / name).read_text()) if doc is not None
         ]
         for doc in documents:
@@ -55,6 +68,8 @@ class ClusterManifests(Construct):
         cluster_name: str,
         kubectl_role_arn: str,
         csi_driver: str,
+        allowed_namespaces: tuple[str, ...] = k8s_manifests.DEFAULT_ALLOWED,
+        denied_namespaces: tuple[str, ...] = k8s_manifests.DEFAULT_DENIED,
         network: RegistrarNetwork | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -78,8 +93,10 @@ class ClusterManifests(Construct):
         if network is not None:
             acknowledge_imported_subnets(self.cluster)
         self.manifests: dict[str, eks.KubernetesManifest] = {}
-        for file_name, documents in load_manifests(csi_driver).items():
-            self.manifests[file_name] = eks.KubernetesManifest(
+        loaded = load_manifests(csi_driver, allowed_namespaces, denied_namespaces)
+        previous: eks.KubernetesManifest | None = None
+        for file_name, documents in loaded.items():
+            manifest = self.manifests[file_name] = eks.KubernetesManifest(
                 self,
                 _construct_id(file_name),
                 cluster=self.cluster,
@@ -88,5 +105,8 @@ class ClusterManifests(Construct):
                 # `kubectl apply`) are updated instead of failing the deployment.
                 overwrite=True,
             )
+            if previous is not None:  # in MANIFEST_FILES order, removed in reverse
+                manifest.node.add_dependency(previous)
+            previous = manifest
         # CDK's provider (a nested stack, one per cluster) that runs kubectl for the manifests.
         self.kubectl_provider = eks.KubectlProvider.get_or_create(self, self.cluster)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from devcluster import access
 from devcluster.controlplane import ControlPlane, build_binary
 from devcluster.tlsapi import Tls
 from registrar.adapters.kube import KubeGateway
@@ -60,9 +61,9 @@ def kubectl(plane: ControlPlane, *args: str) -> subprocess.CompletedProcess[str]
 
 @pytest.fixture(scope="session")
 def rbac_applied(control_plane: ControlPlane) -> ControlPlane:
-    """k8s/rbac.yaml applied with the admin credential."""
-    result = kubectl(control_plane, "apply", "-f", str(REPO / "k8s" / "rbac.yaml"))
-    assert result.returncode == 0, result.stderr
+    """k8s/admission-policy.yaml then k8s/rbac.yaml applied with the admin credential, and
+    the policy seen enforced (devcluster/access.py): every e2e test runs under both."""
+    access.apply(control_plane, KUBECTL)
     return control_plane
 
 

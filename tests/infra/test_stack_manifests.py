@@ -59,7 +59,7 @@ def test_each_declared_file_is_one_manifest_applied_with_kubectl_apply(
 
 def test_every_k8s_file_is_declared_once() -> None:
     """A new k8s/ manifest is applied by applyManifests once named in MANIFEST_FILES."""
-    assert manifests.MANIFEST_FILES[:2] == ("rbac.yaml", "storageclass-gp3.yaml")
+    assert manifests.MANIFEST_FILES[:2] == ("admission-policy.yaml", "rbac.yaml")  # policy first
     on_disk = sorted(p.name for p in (REPO_ROOT / "k8s").glob("*.yaml"))
     assert sorted(manifests.MANIFEST_FILES) == on_disk, "add the file to MANIFEST_FILES"
 
@@ -102,3 +102,24 @@ def test_kubectl_provider_runs_in_the_private_subnets(full: Synth) -> None:
         [group] = vpc["SecurityGroupIds"]
         assert parameters[group["Ref"]] == {"Fn::GetAtt": [function_group, "GroupId"]}
     assert [f for f in cfn_lint(path) if f["Level"] == "Error"] == []
+
+
+def test_the_policy_is_applied_first_and_the_rights_after_it(
+    synth: Callable[..., Synth],
+) -> None:
+    result = synth(**MANIFESTS)
+    ids = {json.loads(r["Properties"]["Manifest"])[0]["kind"]: lid
+           for lid, r in result.resources(MANIFEST_TYPE).items()}  # fmt: skip
+    rbac = result.raw["Resources"][ids["ClusterRole"]]
+    assert ids["ValidatingAdmissionPolicy"] in rbac.get("DependsOn", [])
+
+
+def test_policy_and_rights_follow_the_deployments_namespace_lists(
+    synth: Callable[..., Synth],
+) -> None:
+    result = synth(**MANIFESTS, allowedNamespaces="team-a,team-b", deniedNamespaces="kube-system")
+    objects = [obj for r in applied(result) for obj in json.loads(r["Properties"]["Manifest"])]
+    roles = sorted(o["metadata"]["namespace"] for o in objects if o["kind"] == "Role")
+    assert {"team-a", "team-b"} <= set(roles)
+    [policy] = [o for o in objects if o["kind"] == "ValidatingAdmissionPolicy"]
+    assert "team-a" in json.dumps(policy) and "kube-public" not in json.dumps(policy)

@@ -343,7 +343,9 @@ def _error(
     if status == 409:
         return ConflictError(detail)
     if status == 403:
-        return ForbiddenError(f"RBAC refused verb {verb!r} on resource {resource!r}: {detail}")
+        return ForbiddenError(
+            f"RBAC or an admission policy refused verb {verb!r} on resource {resource!r}: {detail}"
+        )
     if status == 401:
         return UnauthorizedError(f"{what}: the cluster refused the token even after a refresh")
     if status in (400, 422):
