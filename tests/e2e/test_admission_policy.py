@@ -22,7 +22,7 @@ import pytest
 
 from devcluster import access
 from devcluster.access import as_registrar, labelled_claim, request
-from devcluster.controlplane import ControlPlane
+from devcluster.controlplane import REPO, ControlPlane
 from stacks import k8s_manifests
 from tests.e2e.conftest import KUBECTL, kubectl
 
@@ -212,8 +212,8 @@ def test_admin_does_everything_the_policy_refuses_the_registrar(plane: ControlPl
     pv_name = created(plane, PVS, volume(unique("admin-unlabelled"), labelled=False))
     patch = {"metadata": {"labels": {LABEL: GROUP}}}
     assert admin(plane, "PATCH", f"{PVS}/{pv_name}", patch, content_type=MERGE)[0] == 200
-    patch = {"metadata": {"labels": {LABEL: None}}}
-    assert admin(plane, "PATCH", f"{PVS}/{pv_name}", patch, content_type=MERGE)[0] == 200
+    unlabel: dict[str, Any] = {"metadata": {"labels": {LABEL: None}}}
+    assert admin(plane, "PATCH", f"{PVS}/{pv_name}", unlabel, content_type=MERGE)[0] == 200
     assert admin(plane, "DELETE", f"{PVS}/{pv_name}")[0] == 200
     foreign = created(plane, claims("team-a"), claim(unique("c"), "team-a", labelled=False))
     assert admin(plane, "DELETE", f"{claims('team-a')}/{foreign}")[0] == 200
@@ -292,7 +292,7 @@ def wait_bound(plane: ControlPlane, path: str, timeout: float = 20) -> bool:
 
 def test_the_probe_of_docs_deploy_md_reports_the_policy(plane: ControlPlane) -> None:
     """docs/deploy.md's check, as written there (the JSON between its <<'JSON' lines)."""
-    text = (access.REPO / "docs" / "deploy.md").read_text()
+    text = (REPO / "docs" / "deploy.md").read_text()
     command, document = text.split("kubectl create --dry-run=server", 1)[1].split("\n", 1)
     manifest = document.split("\nJSON\n", 1)[0]
     args = command.replace("-f - <<'JSON'", "").split()
@@ -355,7 +355,7 @@ def test_namespaced_mode_keeps_the_sweep_and_pv_events_working(
     selector = f"?labelSelector={LABEL}%3D{GROUP}"
     assert as_registrar(plane, "GET", f"/api/v1/persistentvolumeclaims{selector}")[0] == 200
     assert as_registrar(plane, "GET", f"{PVS}{selector}")[0] == 200
-    event = {
+    event: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Event",
         "metadata": {"name": unique(our_pv), "namespace": "default"},

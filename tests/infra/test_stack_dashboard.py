@@ -29,7 +29,7 @@ def metrics(widget: dict[str, Any]) -> list[list[Any]]:
 
 def titled(result: Synth, title: str) -> dict[str, Any]:
     [widget] = [w for w in body(result)["widgets"] if w["properties"].get("title") == title]
-    return widget
+    return dict(widget)
 
 
 def test_every_outcome_of_the_handler_is_on_the_dashboard() -> None:

@@ -19,7 +19,7 @@ def function(result: Synth) -> dict[str, Any]:
         for f in result.resources("AWS::Lambda::Function").values()
         if f["Properties"].get("Handler") == "registrar.handler.lambda_handler"
     ]
-    return props
+    return dict(props)
 
 
 def test_no_vpc_by_default(minimal: Synth) -> None:
