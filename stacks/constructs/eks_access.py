@@ -40,8 +40,9 @@ class EksAccess(Construct):
                     cluster_name=cluster,
                     principal_arn=role.role_arn,
                     type="STANDARD",
-                    # Either the narrow RBAC group of k8s/rbac.yaml or, by choice, cluster admin.
-                    kubernetes_groups=None if cluster_admin else [KUBERNETES_GROUP],
+                    # The group of k8s/rbac.yaml, also with cluster admin: the admission policy
+                    # matches the group, so it still holds the role to its own PVs and claims.
+                    kubernetes_groups=[KUBERNETES_GROUP],
                     access_policies=[
                         eks.CfnAccessEntry.AccessPolicyProperty(
                             policy_arn=policy_arn,

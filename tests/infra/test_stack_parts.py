@@ -116,10 +116,10 @@ def test_access_entry_per_allowed_cluster_with_rbac_group(full: Synth) -> None:
         assert "AccessPolicies" not in props
 
 
-def test_cluster_admin_policy_instead_of_group(synth: Callable[..., Synth]) -> None:
+def test_cluster_admin_policy_keeps_the_group(synth: Callable[..., Synth]) -> None:
     result = synth(clusterName="demo", clusterAdminPolicy=True)
     props = next(iter(result.resources("AWS::EKS::AccessEntry").values()))["Properties"]
-    assert "KubernetesGroups" not in props
+    assert props["KubernetesGroups"] == ["ebs-pv-registrar"]  # the admission policy matches it
     [policy] = props["AccessPolicies"]
     assert policy["AccessScope"] == {"Type": "cluster"}
     parts = policy["PolicyArn"]["Fn::Join"][1]
