@@ -122,6 +122,7 @@ class StsStandIn:
 
     def __init__(self, moto_url: str) -> None:
         self.moto_url = moto_url.rstrip("/")
+        self._secrets: dict[str, str] = {}  # access key id -> secret, read from moto on a miss
 
     def caller_arn(self, call: PresignedCall, cluster: str) -> str:
         self._check_signature(call, cluster)
@@ -163,13 +164,19 @@ class StsStandIn:
             raise TokenError("SignatureDoesNotMatch (another cluster's token?)")
 
     def _secret_key(self, access_key_id: str) -> str:
-        with urllib.request.urlopen(f"{self.moto_url}/moto-api/data.json", timeout=10) as rsp:
-            data = json.loads(rsp.read())
-        keys = data.get("sts", {}).get("AssumedRole", []) + data.get("iam", {}).get("AccessKey", [])
-        for key in keys:
-            if key.get("access_key_id") == access_key_id and key.get("secret_access_key"):
-                return str(key["secret_access_key"])
-        raise TokenError("InvalidClientTokenId: unknown access key")
+        """moto's dump holds every resource of the session (thousands of volumes in a full test
+        run): read it only for a key not seen before, with time to spare."""
+        if access_key_id not in self._secrets:
+            with urllib.request.urlopen(f"{self.moto_url}/moto-api/data.json", timeout=60) as rsp:
+                data = json.loads(rsp.read())
+            sts, iam = data.get("sts", {}), data.get("iam", {})
+            for key in sts.get("AssumedRole", []) + iam.get("AccessKey", []):
+                if key.get("access_key_id") and key.get("secret_access_key"):
+                    self._secrets[str(key["access_key_id"])] = str(key["secret_access_key"])
+        try:
+            return self._secrets[access_key_id]
+        except KeyError:
+            raise TokenError("InvalidClientTokenId: unknown access key") from None
 
 
 def canonical_arn(arn: str) -> str:
