@@ -103,6 +103,9 @@ def domain_error(what: str, error: ClientError) -> RegistrarError:
 class Ec2Volumes:
     """DescribeVolumes and the status tags, in one region. Implements VolumeReader/VolumeTagger."""
 
+    # The asset's botocore keeps only the declared operations (stacks/asset_trim.py).
+    AWS_OPERATIONS = {"ec2": ("DescribeVolumes", "CreateTags")}
+
     def __init__(
         self,
         region: str,
@@ -171,6 +174,9 @@ def volume_facts(volume: dict[str, Any]) -> VolumeFacts:
     )
 
 
+# assume_role_credentials' call. (The EKS token is a presigned GetCallerIdentity URL signed
+# without the STS model: eks_token.py.)
+AWS_OPERATIONS = {"sts": ("AssumeRole",)}
 # awscli's `eks get-token --role-arn` uses this session name; CloudTrail readers know it.
 ROLE_SESSION_NAME = "EKSGetTokenAuth"
 
@@ -200,6 +206,8 @@ _install_redaction()
 
 class EksDirectory:
     """DescribeCluster in one region. Implements ClusterDirectory."""
+
+    AWS_OPERATIONS = {"eks": ("DescribeCluster",)}
 
     def __init__(self, region: str | None = None, session: botocore.session.Session | None = None):
         self._eks: Any = _client("eks", region, session)
@@ -239,6 +247,8 @@ class CloudTrailIdentities:
     """Who set a volume's `k8s-pv` tag, from CloudTrail's record (LookupEvents, last 90 days).
 
     For events that name no caller, when REGISTRAR_UNVERIFIED_EVENTS=cloudtrail."""
+
+    AWS_OPERATIONS = {"cloudtrail": ("LookupEvents",)}
 
     def __init__(self, region: str, session: botocore.session.Session | None = None) -> None:
         self._region = region

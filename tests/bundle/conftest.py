@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from stacks import bundling
-from tests.lambda_runtime import copy_runtime
+from devcluster.lambda_runtime import copy_runtime
 
 
 @pytest.fixture(scope="session")

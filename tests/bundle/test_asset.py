@@ -12,7 +12,7 @@ import pytest
 
 from registrar.aws import Ec2Volumes
 from tests import eventfactory as ef
-from tests.lambda_runtime import lambda_env
+from devcluster.lambda_runtime import lambda_env
 
 pytestmark = pytest.mark.slow
 
