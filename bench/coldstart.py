@@ -35,10 +35,10 @@ from pathlib import Path
 from typing import Any
 
 import _build
-from lambda_rie import Emulator, Sample, runtime_parts
 from standin import StandIn
 
 from devcluster.events import create_volume_event
+from devcluster.lambda_rie import Emulator, Sample, runtime_parts
 from stacks import bundling
 
 REGION = "us-east-1"

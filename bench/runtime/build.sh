@@ -43,7 +43,7 @@ if [ ! -d "$out_dir/ric/awslambdaric" ]; then
     echo "lambda-runtime: awslambdaric==$RIC_VERSION for $("$python" --version)" >&2
     rm -rf "$out_dir/ric.tmp"
     "$python" -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
-        --only-binary=:all: --target "$out_dir/ric.tmp" "awslambdaric==$RIC_VERSION"
+        --only-binary=:all: --root-user-action=ignore --target "$out_dir/ric.tmp" "awslambdaric==$RIC_VERSION"
     # Compiled as the runtime image ships it: its code directory is read-only too.
     "$python" -m compileall -q -j0 "$out_dir/ric.tmp" >/dev/null
     mv "$out_dir/ric.tmp" "$out_dir/ric"

@@ -7,9 +7,9 @@ import binascii
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator
-from functools import partial
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from functools import cached_property, partial
+from typing import Any, ClassVar, TypeVar
 
 import botocore.session
 from botocore.config import Config
@@ -55,6 +55,9 @@ _TRANSIENT = {
 _INVALID = {"InvalidParameterValue", "InvalidVolumeID.Malformed", "InvalidParameterException"}
 
 T = TypeVar("T")
+# AWS operations by service, declared beside the code that calls them: the Lambda asset's
+# botocore keeps only these (stacks/asset_trim.py reads every AWS_OPERATIONS in the package).
+Operations = Mapping[str, tuple[str, ...]]
 EXISTING_BATCH = 200  # values per DescribeVolumes filter
 
 
@@ -103,8 +106,7 @@ def domain_error(what: str, error: ClientError) -> RegistrarError:
 class Ec2Volumes:
     """DescribeVolumes and the status tags, in one region. Implements VolumeReader/VolumeTagger."""
 
-    # The asset's botocore keeps only the declared operations (stacks/asset_trim.py).
-    AWS_OPERATIONS = {"ec2": ("DescribeVolumes", "CreateTags")}
+    AWS_OPERATIONS: ClassVar[Operations] = {"ec2": ("DescribeVolumes", "CreateTags")}
 
     def __init__(
         self,
@@ -112,7 +114,12 @@ class Ec2Volumes:
         session: botocore.session.Session | None = None,
         config: Config = CLIENT_CONFIG,
     ) -> None:
-        self._ec2: Any = _client("ec2", region, session, config)
+        self._region, self._session, self._config = region, session, config
+
+    @cached_property
+    def _ec2(self) -> Any:
+        """Built on first use: an ignored event never pays for the client (~10 ms)."""
+        return _client("ec2", self._region, self._session, self._config)
 
     def describe_volume(self, volume_id: str) -> VolumeFacts:
         response = call_aws(
@@ -176,7 +183,7 @@ def volume_facts(volume: dict[str, Any]) -> VolumeFacts:
 
 # assume_role_credentials' call. (The EKS token is a presigned GetCallerIdentity URL signed
 # without the STS model: eks_token.py.)
-AWS_OPERATIONS = {"sts": ("AssumeRole",)}
+AWS_OPERATIONS: Operations = {"sts": ("AssumeRole",)}
 # awscli's `eks get-token --role-arn` uses this session name; CloudTrail readers know it.
 ROLE_SESSION_NAME = "EKSGetTokenAuth"
 
@@ -207,11 +214,18 @@ _install_redaction()
 class EksDirectory:
     """DescribeCluster in one region. Implements ClusterDirectory."""
 
-    AWS_OPERATIONS = {"eks": ("DescribeCluster",)}
+    AWS_OPERATIONS: ClassVar[Operations] = {"eks": ("DescribeCluster",)}
 
     def __init__(self, region: str | None = None, session: botocore.session.Session | None = None):
-        self._eks: Any = _client("eks", region, session)
-        self.region = str(self._eks.meta.region_name)
+        self._region, self._session = region, session
+
+    @cached_property
+    def _eks(self) -> Any:
+        return _client("eks", self._region, self._session)
+
+    @property
+    def region(self) -> str:
+        return self._region or str(self._eks.meta.region_name)
 
     def describe_cluster(self, name: str) -> ClusterInfo:
         response = call_aws(
@@ -248,11 +262,14 @@ class CloudTrailIdentities:
 
     For events that name no caller, when REGISTRAR_UNVERIFIED_EVENTS=cloudtrail."""
 
-    AWS_OPERATIONS = {"cloudtrail": ("LookupEvents",)}
+    AWS_OPERATIONS: ClassVar[Operations] = {"cloudtrail": ("LookupEvents",)}
 
     def __init__(self, region: str, session: botocore.session.Session | None = None) -> None:
-        self._region = region
-        self._trail = _client("cloudtrail", region, session)
+        self._region, self._session = region, session
+
+    @cached_property
+    def _trail(self) -> Any:
+        return _client("cloudtrail", self._region, self._session)
 
     def who_tagged(self, volume_id: str) -> tuple[str, ...]:
         lookup = {"AttributeKey": "ResourceName", "AttributeValue": volume_id}
