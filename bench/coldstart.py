@@ -17,7 +17,8 @@ background load hits every variant alike; figures are medians, ratios are within
 `--floors` adds handlers that only import what the registrar cannot do without, to show the
 dependencies' floor. Peak RSS: the runtime process's VmHWM after the first invocation.
 
-Usage: .venv/bin/python bench/coldstart.py [--runs 15] [--floors] [--rebuild] [--importtime]
+Usage: .venv/bin/python bench/coldstart.py [--runs 15] [--floors] [--otel] [--rebuild]
+       [--importtime]
 """
 
 from __future__ import annotations
@@ -61,6 +62,36 @@ FLOORS = {
     "floor_all": "from aws_lambda_powertools import Logger, Metrics\nimport botocore.session\n"
     "import urllib3\nlogger = Logger(service='x'); metrics = Metrics(namespace='x', service='x')\n",
 }
+# The OpenTelemetry path for tracing (the X-Ray SDKs' successor): the SDK, the botocore
+# instrumentation and the OTLP/HTTP exporter around our handler, one span per invocation
+# flushed before returning (a frozen sandbox sends nothing).
+OTEL_REQUIREMENTS = (
+    "opentelemetry-sdk==1.45.2",
+    "opentelemetry-instrumentation-botocore==0.66b2",
+    "opentelemetry-exporter-otlp-proto-http==1.45.2",
+)
+OTEL_HANDLER = """\
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter()))
+trace.set_tracer_provider(provider)
+BotocoreInstrumentor().instrument()
+tracer = trace.get_tracer("ebs-pv-registrar")
+
+from registrar.handler import lambda_handler as registrar_handler
+
+
+def lambda_handler(event, context):
+    with tracer.start_as_current_span("lambda_handler"):
+        result = registrar_handler(event, context)
+    provider.force_flush()
+    return result
+"""
 FLOOR_HANDLER = "\n\ndef lambda_handler(event, context):\n    return {'outcomes': []}\n"
 
 
@@ -70,6 +101,7 @@ class Variant:
     task: Path
     handler: str
     events: tuple[str, ...] = ("ignored", "registers")
+    libraries: tuple[Path, ...] = ()  # on the path after the code, before the runtime's
 
 
 def events() -> dict[str, dict[str, Any]]:
@@ -97,6 +129,8 @@ def function_env(aws_url: str) -> dict[str, str]:
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         "AWS_EC2_METADATA_DISABLED": "true",
         "AWS_ENDPOINT_URL": aws_url,
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"{aws_url}/v1/traces",  # the stand-in answers 400
+        "OTEL_SERVICE_NAME": "ebs-pv-registrar",
         "AWS_LAMBDA_FUNCTION_NAME": "ebs-pv-registrar",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": MEMORY_MB,
         "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
@@ -122,7 +156,21 @@ def task_with_handlers(name: str, base: Path | None, handlers: dict[str, str]) -
     return out
 
 
-def variants(rebuild: bool, floors: bool) -> list[Variant]:
+def otel_libraries(rebuild: bool) -> Path:
+    out = _build.WORK / "otel-libraries"
+    if rebuild or not (out / "opentelemetry").is_dir():
+        shutil.rmtree(out, ignore_errors=True)
+        requirements = _build.WORK / "otel-requirements.txt"
+        requirements.write_text("\n".join(OTEL_REQUIREMENTS) + "\n")
+        arch = f"manylinux2014_{os.uname().machine}"
+        subprocess.run(bundling.pip_command(str(out), str(requirements), arch), check=True)
+        subprocess.run(
+            [str(bundling.target_python()), "-m", "compileall", "-q", "-j0", str(out)], check=False
+        )
+    return out
+
+
+def variants(rebuild: bool, floors: bool, otel: bool) -> list[Variant]:
     empty_source = (_build.HANDLERS / "empty_handler.py").read_text()
     found = [
         Variant("ours", _build.asset(rebuild, host=True), "registrar.handler.lambda_handler"),
@@ -134,6 +182,17 @@ def variants(rebuild: bool, floors: bool) -> list[Variant]:
             ("ignored",),
         ),
     ]
+    if otel:
+        task = task_with_handlers("asset-otel", found[0].task, {"otel_handler": OTEL_HANDLER})
+        found.insert(
+            1,
+            Variant(
+                "ours + OTel",
+                task,
+                "otel_handler.lambda_handler",
+                libraries=(otel_libraries(rebuild),),
+            ),
+        )
     if floors:
         floor_sources = {name: body + FLOOR_HANDLER for name, body in FLOORS.items()}
         task = task_with_handlers("asset-floors", found[0].task, floor_sources)
@@ -155,7 +214,11 @@ def measure(
         jobs = [(v, e) for v in chosen for e in v.events]
         for variant, event in jobs:  # one untimed run each: page cache, and it must work
             sample = emulator.cold_start(
-                variant.task, variant.handler, runtime, env, sample_events[event]
+                variant.task,
+                variant.handler,
+                [*variant.libraries, *runtime],
+                env,
+                sample_events[event],
             )
             check(variant, event, sample)
         standin.calls.clear()
@@ -163,14 +226,18 @@ def measure(
             shift = i % len(jobs)
             for variant, event in jobs[shift:] + jobs[:shift]:
                 sample = emulator.cold_start(
-                    variant.task, variant.handler, runtime, env, sample_events[event]
+                    variant.task,
+                    variant.handler,
+                    [*variant.libraries, *runtime],
+                    env,
+                    sample_events[event],
                 )
                 samples[(variant.name, event)].append(sample)
     return samples, standin
 
 
 def check(variant: Variant, event: str, sample: Sample) -> None:
-    if variant.name not in ("ours", "naive"):
+    if variant.name not in ("ours", "ours + OTel", "naive"):
         return
     results = [o["result"] for o in sample.response["outcomes"]]
     expected = "registered" if event == "registers" else "ignored"
@@ -240,6 +307,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--floors", action="store_true")
+    parser.add_argument("--otel", action="store_true", help="add ours with OpenTelemetry tracing")
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--importtime", action="store_true")
     args = parser.parse_args()
@@ -248,11 +316,12 @@ def main() -> None:
         raise SystemExit(f"no python{bundling.PYTHON_VERSION} to run the asset with")
     print(f"host: {os.uname().machine}, {os.cpu_count()} cores; runtime Python {python}")
     emulator = Emulator(runtime_parts(), python)
-    chosen = variants(args.rebuild, args.floors)
+    chosen = variants(args.rebuild, args.floors, args.otel)
     samples, standin = measure(emulator, chosen, args.runs)
     report(samples, args.runs, chosen[0].task)
-    per_run = {k: v // (2 * args.runs) for k, v in standin.calls.items()}
-    print(f"stand-in calls per registration (ours and naive alike): {per_run}")
+    registering = sum("registers" in v.events for v in chosen)
+    per_run = {k: v / (registering * args.runs) for k, v in standin.calls.items()}
+    print(f"stand-in calls per registering cold start: {per_run}")
     if args.importtime:
         importtime(chosen[0].task)
 

@@ -2,30 +2,40 @@
 
 from __future__ import annotations
 
-from registrar.aws import CloudTrailIdentities, Ec2Volumes
-from registrar.eks import EksConnector
+from registrar.aws import AwsSession, CloudTrailIdentities, Ec2Volumes, EksDirectory, new_session
+from registrar.eks import EksConnector, session_credentials
 from registrar.kube import RateLimit
 from registrar.service import Registrar
 from registrar.settings import Settings
 
 
 def build_gateways(
-    region: str, settings: Settings | None = None
+    region: str, settings: Settings | None = None, session: AwsSession | None = None
 ) -> tuple[Ec2Volumes, EksConnector]:
     """The settings' Kubernetes rate limit (read from the environment when not given) applies
-    to every cluster gateway of the connector."""
+    to every cluster gateway of the connector. One botocore session serves every client."""
     settings = settings or Settings.from_env()
+    session = session or new_session()
     rate_limit = RateLimit(qps=settings.kube_qps, burst=settings.kube_burst)
-    return Ec2Volumes(region), EksConnector(region, rate_limit=rate_limit)
+    clusters = EksConnector(
+        region,
+        directory=EksDirectory(region, session),
+        credentials=session_credentials(session),
+        rate_limit=rate_limit,
+    )
+    return Ec2Volumes(region, session), clusters
 
 
-def build_identities(settings: Settings, region: str) -> CloudTrailIdentities | None:
+def build_identities(
+    settings: Settings, region: str, session: AwsSession | None = None
+) -> CloudTrailIdentities | None:
     """CloudTrail lookups only when an allow-list is set and unverified events ask for them."""
     if settings.allowed_principals and settings.unverified_events == "cloudtrail":
-        return CloudTrailIdentities(region)
+        return CloudTrailIdentities(region, session)
     return None
 
 
 def build_registrar(settings: Settings, region: str) -> Registrar:
-    identities = build_identities(settings, region)
-    return Registrar(settings, *build_gateways(region, settings), identities)
+    session = new_session()
+    identities = build_identities(settings, region, session)
+    return Registrar(settings, *build_gateways(region, settings, session), identities)
