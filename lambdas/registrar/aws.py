@@ -8,7 +8,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from functools import cached_property, partial
+from functools import cache, cached_property, partial
 from typing import Any, ClassVar, TypeAlias, TypeVar
 
 import botocore.session
@@ -62,24 +62,38 @@ Operations = Mapping[str, tuple[str, ...]]
 EXISTING_BATCH = 200  # values per DescribeVolumes filter
 
 
-AwsSession: TypeAlias = Session  # what wiring passes along, without importing botocore
+# A session, or a function that gives one (lazy_session): what the gateways are built with.
+LazySession: TypeAlias = Callable[[], Session]
+SessionSource: TypeAlias = Session | LazySession
 
 
 def new_session() -> Session:
-    """One per registrar: each new session costs ~25 ms (it registers ~360 event handlers).
-    Clients are thread-safe; create them from one thread (botocore's guidance for sessions)."""
+    """Each new session costs ~25 ms (it registers ~360 event handlers): share one per
+    registrar. Clients are thread-safe; sessions are not (botocore's guidance)."""
     return botocore.session.get_session()
+
+
+def lazy_session() -> LazySession:
+    """One session, made when the first client or credential needs it: an event that calls no
+    AWS API (an ignored one) never pays for it."""
+    return cache(new_session)
+
+
+def _session(source: SessionSource | None) -> Session:
+    if source is None:
+        return new_session()
+    return source() if callable(source) else source
 
 
 def _client(
     service: str,
     region: str | None,
-    session: Session | None,
+    session: SessionSource | None,
     config: Config = CLIENT_CONFIG,
 ) -> Any:
     """A botocore client (what boto3.client does), without boto3, whose import costs ~0.1 s
     (s3transfer) for nothing the registrar uses; from a fresh session unless given one."""
-    return (session or new_session()).create_client(service, region_name=region, config=config)
+    return _session(session).create_client(service, region_name=region, config=config)
 
 
 def call_aws(what: str, call: Callable[[], T]) -> T:
@@ -119,7 +133,7 @@ class Ec2Volumes:
     def __init__(
         self,
         region: str,
-        session: Session | None = None,
+        session: SessionSource | None = None,
         config: Config = CLIENT_CONFIG,
     ) -> None:
         self._region, self._session, self._config = region, session, config
@@ -224,7 +238,7 @@ class EksDirectory:
 
     AWS_OPERATIONS: ClassVar[Operations] = {"eks": ("DescribeCluster",)}
 
-    def __init__(self, region: str | None = None, session: Session | None = None):
+    def __init__(self, region: str | None = None, session: SessionSource | None = None):
         self._region, self._session = region, session
 
     @cached_property
@@ -253,7 +267,7 @@ class EksDirectory:
 
 
 def assume_role_credentials(
-    role_arn: str, region: str | None = None, session: Session | None = None
+    role_arn: str, region: str | None = None, session: SessionSource | None = None
 ) -> Credentials:
     """Credentials of `role_arn` for signing a token, as `aws eks get-token --role-arn` does."""
     sts: Any = _client("sts", region, session)
@@ -272,7 +286,7 @@ class CloudTrailIdentities:
 
     AWS_OPERATIONS: ClassVar[Operations] = {"cloudtrail": ("LookupEvents",)}
 
-    def __init__(self, region: str, session: Session | None = None) -> None:
+    def __init__(self, region: str, session: SessionSource | None = None) -> None:
         self._region, self._session = region, session
 
     @cached_property

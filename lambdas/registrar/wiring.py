@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from registrar.aws import AwsSession, CloudTrailIdentities, Ec2Volumes, EksDirectory, new_session
+from registrar.aws import (
+    CloudTrailIdentities,
+    Ec2Volumes,
+    EksDirectory,
+    LazySession,
+    lazy_session,
+)
 from registrar.eks import EksConnector, session_credentials
 from registrar.kube import RateLimit
 from registrar.service import Registrar
@@ -10,12 +16,13 @@ from registrar.settings import Settings
 
 
 def build_gateways(
-    region: str, settings: Settings | None = None, session: AwsSession | None = None
+    region: str, settings: Settings | None = None, session: LazySession | None = None
 ) -> tuple[Ec2Volumes, EksConnector]:
     """The settings' Kubernetes rate limit (read from the environment when not given) applies
-    to every cluster gateway of the connector. One botocore session serves every client."""
+    to every cluster gateway of the connector. One botocore session, made on first use,
+    serves every client and the token's credentials."""
     settings = settings or Settings.from_env()
-    session = session or new_session()
+    session = session or lazy_session()
     rate_limit = RateLimit(qps=settings.kube_qps, burst=settings.kube_burst)
     clusters = EksConnector(
         region,
@@ -27,7 +34,7 @@ def build_gateways(
 
 
 def build_identities(
-    settings: Settings, region: str, session: AwsSession | None = None
+    settings: Settings, region: str, session: LazySession | None = None
 ) -> CloudTrailIdentities | None:
     """CloudTrail lookups only when an allow-list is set and unverified events ask for them."""
     if settings.allowed_principals and settings.unverified_events == "cloudtrail":
@@ -36,6 +43,6 @@ def build_identities(
 
 
 def build_registrar(settings: Settings, region: str) -> Registrar:
-    session = new_session()
+    session = lazy_session()
     identities = build_identities(settings, region, session)
     return Registrar(settings, *build_gateways(region, settings, session), identities)
