@@ -250,9 +250,12 @@ def median(values: list[float]) -> float:
 
 
 def report(samples: dict[Key, list[Sample]], runs: int, asset: Path) -> None:
-    print(f"\nmedians of {runs} interleaved cold starts (ms; peak RSS of the runtime process)")
+    print(
+        f"\nmedians of {runs} interleaved cold starts (ms; peak RSS: the highest, and CPU time:"
+        " the median, of the runtime process)"
+    )
     header = f"{'bundle':18} {'event':10} {'Init':>7} {'invoke':>7} {'total':>7} {'/naive':>7}"
-    print(header + f" {'Init/empty':>10} {'peak RSS':>9}")
+    print(header + f" {'Init/empty':>10} {'peak RSS':>9} {'CPU':>6}")
     empty_init = median([s.init_ms for s in samples[("empty", "ignored")]])
     for (name, event), rows in samples.items():
         total = median([s.total_ms for s in rows])
@@ -263,6 +266,7 @@ def report(samples: dict[Key, list[Sample]], runs: int, asset: Path) -> None:
             f"{name:18} {event:10} {init:7.0f} {median([s.invoke_ms for s in rows]):7.1f}"
             f" {total:7.0f} {ratio:7.2f} {init / empty_init:10.1f}"
             f" {max(s.peak_rss_kib for s in rows) / 1024:7.1f}Mi"
+            f" {median([s.cpu_ms for s in rows]):6.0f}"
         )
     size = _build.tree_size(asset)
     print(f"\nasset (this machine's wheels), unzipped: {size / 1e6:.1f} MB")

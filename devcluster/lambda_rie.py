@@ -7,10 +7,10 @@ platform log gives the figures Lambda reports:
                                              rapid.Init took to return, before the runtime ran)
   INVOKE RTDONE(… duration: …ms)             the first invocation's Duration
 
-The runtime process's peak RSS (VmHWM) is read before the emulator is stopped. Each cold start
-is a new emulator and a new interpreter. The code directories are mounted read-only in a
-private mount namespace (`unshare -m`, as root), as /var/task is in Lambda: an interpreter
-that wanted to write bytecode there would fail the same way.
+The runtime process's peak RSS (VmHWM) and CPU time are read before the emulator is stopped.
+Each cold start is a new emulator and a new interpreter. The code directories are mounted
+read-only in a private mount namespace (`unshare -m`, as root), as /var/task is in Lambda: an
+interpreter that wanted to write bytecode there would fail the same way.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ class Sample:
     init_ms: float
     invoke_ms: float
     peak_rss_kib: int
+    cpu_ms: float  # the runtime process's user + system CPU time over the cold start
     response: Any
 
     @property
@@ -80,6 +81,12 @@ def _runtime_pid(emulator_pid: int) -> int | None:
         if children:
             return int(children[0])
     return None
+
+
+def _cpu_ms(pid: int) -> float:
+    """utime + stime from /proc/PID/stat (fields 14 and 15, after the command name)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
 def _peak_rss_kib(pid: int) -> int:
@@ -151,7 +158,8 @@ class Emulator:
                 raise TimeoutError("no INIT REPORT / INVOKE RTDONE:\n" + "".join(lines)[-4000:])
             runtime_pid = _runtime_pid(proc.pid)
             rss = _peak_rss_kib(runtime_pid) if runtime_pid else 0
-            return Sample(init, invoke, rss, response)
+            cpu = _cpu_ms(runtime_pid) if runtime_pid else 0.0
+            return Sample(init, invoke, rss, cpu, response)
         finally:
             os.killpg(proc.pid, signal.SIGKILL)  # the emulator's own session: it and its runtime
             proc.wait()

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from stacks import bundling
 from devcluster.lambda_runtime import copy_runtime
+from stacks import bundling
 
 
 @pytest.fixture(scope="session")

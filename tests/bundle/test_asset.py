@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from devcluster.lambda_runtime import lambda_env
 from registrar.aws import Ec2Volumes
 from tests import eventfactory as ef
-from devcluster.lambda_runtime import lambda_env
 
 pytestmark = pytest.mark.slow
 

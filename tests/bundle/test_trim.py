@@ -65,12 +65,12 @@ def trail(monkeypatch: pytest.MonkeyPatch, moto_endpoint: str) -> Iterator[Cloud
 
 
 def test_the_registrar_declares_its_aws_operations() -> None:
-    assert DECLARED == {
+    assert {
         "ec2": {"DescribeVolumes", "CreateTags"},
         "eks": {"DescribeCluster"},
         "sts": {"AssumeRole"},
         "cloudtrail": {"LookupEvents"},
-    }
+    } == DECLARED
 
 
 @pytest.mark.slow
