@@ -1,5 +1,5 @@
 """Unzipped size of the Lambda asset (stacks.bundling.bundle, as the CDK builds it) against the
-naive bundle (plain pip install of lambdas/requirements.txt for the same platform), and what
+naive bundle (powertools with its Tracer, kubernetes: bench/_build.py), and what
 shipping boto3/botocore would cost.
 
 Usage: .venv/bin/python bench/bundle_size.py [--rebuild]
@@ -42,7 +42,7 @@ def main() -> None:
     full = sum(_build.tree_size(runtime / n, pyc=False) for n in packages)
     print(
         f"boto3+botocore+s3transfer in full (no bytecode): {full / MB:.1f} MB;"
-        f" our trimmed botocore (ec2/eks/sts/cloudtrail/xray data, with bytecode):"
+        f" our trimmed botocore (the declared operations of ec2/eks/sts/cloudtrail, with bytecode):"
         f" {_build.tree_size(ours / 'botocore') / MB:.1f} MB"
     )
 

@@ -17,7 +17,7 @@ background load hits every variant alike; figures are medians, ratios are within
 `--floors` adds handlers that only import what the registrar cannot do without, to show the
 dependencies' floor. Peak RSS: the runtime process's VmHWM after the first invocation.
 
-Usage: .venv/bin/python bench/coldstart.py [--runs 15] [--floors] [--otel] [--rebuild]
+Usage: .venv/bin/python bench/coldstart.py [--runs 15] [--floors] [--tracing] [--rebuild]
        [--importtime]
 """
 
@@ -92,6 +92,17 @@ def lambda_handler(event, context):
     provider.force_flush()
     return result
 """
+# The tracing the function had before: Powertools' Tracer over the X-Ray SDK, patching botocore.
+XRAY_REQUIREMENTS = ("aws-xray-sdk==2.15.0",)
+XRAY_HANDLER = """\
+from aws_lambda_powertools import Tracer
+
+tracer = Tracer(service="ebs-pv-registrar", patch_modules=("botocore",))
+
+from registrar.handler import lambda_handler as registrar_handler
+
+lambda_handler = tracer.capture_lambda_handler(registrar_handler)
+"""
 FLOOR_HANDLER = "\n\ndef lambda_handler(event, context):\n    return {'outcomes': []}\n"
 
 
@@ -156,21 +167,23 @@ def task_with_handlers(name: str, base: Path | None, handlers: dict[str, str]) -
     return out
 
 
-def otel_libraries(rebuild: bool) -> Path:
-    out = _build.WORK / "otel-libraries"
-    if rebuild or not (out / "opentelemetry").is_dir():
+def libraries(name: str, requirements_list: tuple[str, ...], rebuild: bool) -> Path:
+    """pip install --target for this machine, compiled: a tracing option's packages."""
+    out = _build.WORK / f"{name}-libraries"
+    if rebuild or not (out / ".complete").exists():
         shutil.rmtree(out, ignore_errors=True)
-        requirements = _build.WORK / "otel-requirements.txt"
-        requirements.write_text("\n".join(OTEL_REQUIREMENTS) + "\n")
+        requirements = _build.WORK / f"{name}-requirements.txt"
+        requirements.write_text("\n".join(requirements_list) + "\n")
         arch = f"manylinux2014_{os.uname().machine}"
         subprocess.run(bundling.pip_command(str(out), str(requirements), arch), check=True)
         subprocess.run(
             [str(bundling.target_python()), "-m", "compileall", "-q", "-j0", str(out)], check=False
         )
+        (out / ".complete").touch()
     return out
 
 
-def variants(rebuild: bool, floors: bool, otel: bool) -> list[Variant]:
+def variants(rebuild: bool, floors: bool, tracing: bool) -> list[Variant]:
     empty_source = (_build.HANDLERS / "empty_handler.py").read_text()
     found = [
         Variant("ours", _build.asset(rebuild, host=True), "registrar.handler.lambda_handler"),
@@ -182,17 +195,15 @@ def variants(rebuild: bool, floors: bool, otel: bool) -> list[Variant]:
             ("ignored",),
         ),
     ]
-    if otel:
-        task = task_with_handlers("asset-otel", found[0].task, {"otel_handler": OTEL_HANDLER})
-        found.insert(
-            1,
-            Variant(
-                "ours + OTel",
-                task,
-                "otel_handler.lambda_handler",
-                libraries=(otel_libraries(rebuild),),
-            ),
-        )
+    if tracing:
+        handlers = {"otel_handler": OTEL_HANDLER, "xray_handler": XRAY_HANDLER}
+        task = task_with_handlers("asset-tracing", found[0].task, handlers)
+        otel = libraries("otel", OTEL_REQUIREMENTS, rebuild)
+        xray = libraries("xray", XRAY_REQUIREMENTS, rebuild)
+        found[1:1] = [
+            Variant("ours + X-Ray SDK", task, "xray_handler.lambda_handler", libraries=(xray,)),
+            Variant("ours + OTel", task, "otel_handler.lambda_handler", libraries=(otel,)),
+        ]
     if floors:
         floor_sources = {name: body + FLOOR_HANDLER for name, body in FLOORS.items()}
         task = task_with_handlers("asset-floors", found[0].task, floor_sources)
@@ -237,7 +248,7 @@ def measure(
 
 
 def check(variant: Variant, event: str, sample: Sample) -> None:
-    if variant.name not in ("ours", "ours + OTel", "naive"):
+    if variant.name.startswith(("empty", "floor")):
         return
     results = [o["result"] for o in sample.response["outcomes"]]
     expected = "registered" if event == "registers" else "ignored"
@@ -311,7 +322,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--floors", action="store_true")
-    parser.add_argument("--otel", action="store_true", help="add ours with OpenTelemetry tracing")
+    parser.add_argument(
+        "--tracing", action="store_true", help="add ours with the X-Ray SDK / OpenTelemetry"
+    )
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--importtime", action="store_true")
     args = parser.parse_args()
@@ -320,7 +333,7 @@ def main() -> None:
         raise SystemExit(f"no python{bundling.PYTHON_VERSION} to run the asset with")
     print(f"host: {os.uname().machine}, {os.cpu_count()} cores; runtime Python {python}")
     emulator = Emulator(runtime_parts(), python)
-    chosen = variants(args.rebuild, args.floors, args.otel)
+    chosen = variants(args.rebuild, args.floors, args.tracing)
     samples, standin = measure(emulator, chosen, args.runs)
     report(samples, args.runs, chosen[0].task)
     registering = sum("registers" in v.events for v in chosen)

@@ -33,6 +33,8 @@ BUILD = REPO / "bench" / "runtime" / "build.sh"
 INIT_REPORT = re.compile(r"INIT REPORT\(durationMs: ([0-9.]+)\)")
 INVOKE_DONE = re.compile(r"INVOKE RTDONE\(status: (\w+), .*duration: ([0-9.]+)ms\)")
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
+# A sampled trace, as Lambda passes one with active tracing (awslambdaric sets _X_AMZN_TRACE_ID).
+TRACE_HEADER = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
 # Mounts each directory given read-only over itself, then runs the rest of the command.
 READ_ONLY = (
     'n=$1; shift; while [ "$n" -gt 0 ]; do mount --bind -o ro "$1" "$1" || exit 97;'
@@ -140,7 +142,9 @@ class Emulator:
             deadline = time.monotonic() + timeout
             _wait_listening(rie_port, deadline)
             request = urllib.request.Request(
-                f"http://127.0.0.1:{rie_port}{INVOKE_PATH}", data=json.dumps(event).encode()
+                f"http://127.0.0.1:{rie_port}{INVOKE_PATH}",
+                data=json.dumps(event).encode(),
+                headers={"X-Amzn-Trace-Id": TRACE_HEADER},
             )
             with urllib.request.urlopen(request, timeout=timeout) as answer:
                 response = json.loads(answer.read() or b"null")

@@ -147,7 +147,7 @@ def test_a_changed_botocore_fails_the_build_not_the_function(tmp_path: Path) -> 
 
 
 def test_an_undeclared_or_unknown_operation_fails_the_build() -> None:
-    model = {"operations": {"DescribeVolumes": {}}, "shapes": {}}
+    model: dict[str, Any] = {"operations": {"DescribeVolumes": {}}, "shapes": {}}
     with pytest.raises(asset_trim.TrimError, match="DescribeVolume"):
         asset_trim.trim_model(model, {"DescribeVolume"})
 
