@@ -33,31 +33,6 @@ def asset(rebuild: bool = False, *, host: bool = False) -> Path:
     return out
 
 
-def asset_without_bytecode(rebuild: bool = False) -> Path:
-    out = WORK / "asset-nopyc"
-    if rebuild or not out.is_dir():
-        shutil.rmtree(out, ignore_errors=True)
-        shutil.copytree(asset(), out, ignore=shutil.ignore_patterns("__pycache__"))
-    return out
-
-
-def asset_with_runtime_botocore(rebuild: bool = False) -> Path:
-    """The asset without its trimmed botocore: the runtime's full botocore answers instead."""
-    out = WORK / "asset-runtime-botocore"
-    if rebuild or not out.is_dir():
-        shutil.rmtree(out, ignore_errors=True)
-        source = asset()
-
-        def top_level_botocore(folder: str, names: list[str]) -> list[str]:
-            # Only the shipped botocore: aws_xray_sdk/ext/botocore (its patcher) stays.
-            if Path(folder) != source:
-                return []
-            return [n for n in names if n == "botocore" or n.startswith("botocore-")]
-
-        shutil.copytree(source, out, ignore=top_level_botocore)
-    return out
-
-
 # The naive bundle's requirements: powertools with its Tracer (the X-Ray SDK), the full
 # kubernetes client; boto3 comes from the runtime.
 NAIVE_REQUIREMENTS = """\

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -160,3 +161,14 @@ def test_declarations_are_read_without_importing_the_package(tmp_path: Path) -> 
         "class C:\n    AWS_OPERATIONS: ClassVar[X] = {'ec2': ('DescribeVolumes',)}\n"
     )
     assert asset_trim.declared_operations(tmp_path) == {"ec2": {"CreateTags", "DescribeVolumes"}}
+
+
+def test_the_docker_path_runs_the_same_text_with_python_c(tmp_path: Path) -> None:
+    """docker_command passes the module's text to `python -I -c`, as the environment says."""
+    (tmp_path / "boto3").mkdir()
+    (tmp_path / "kept.py").write_text("")
+    argv = [sys.executable, "-I", "-c", bundling.FINISH_SCRIPT, str(tmp_path), "0", "/var/task"]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.py"]
+    assert "$REGISTRAR_FINISH" in " ".join(bundling.docker_command())
