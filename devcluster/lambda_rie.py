@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-BUILD = REPO / "bench" / "runtime" / "build.sh"
+BUILD = REPO / "devcluster" / "build_lambda_runtime.sh"
 INIT_REPORT = re.compile(r"INIT REPORT\(durationMs: ([0-9.]+)\)")
 INVOKE_DONE = re.compile(r"INVOKE RTDONE\(status: (\w+), .*duration: ([0-9.]+)ms\)")
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
@@ -56,7 +56,7 @@ class Sample:
 
 
 def runtime_parts() -> Path:
-    """The emulator and awslambdaric, built once per version (bench/runtime/build.sh)."""
+    """The emulator and awslambdaric, built once per version (build_lambda_runtime.sh)."""
     done = subprocess.run(["bash", str(BUILD)], capture_output=True, text=True, check=True)
     return Path(done.stdout.strip().splitlines()[-1])
 

@@ -1,5 +1,5 @@
 """The built asset under the real runtime parts: the Runtime Interface Emulator and
-awslambdaric (bench/runtime/build.sh), the code directory read-only as /var/task is."""
+awslambdaric (devcluster/build_lambda_runtime.sh), the code directory read-only as /var/task is."""
 
 from __future__ import annotations
 

@@ -13,14 +13,14 @@ RIE_VERSION=v0.0.0-20261030222936-bef5c4ba774d
 RIC_VERSION=4.2.2
 
 go_bin="${GO:-$(command -v go || echo /usr/local/go/bin/go)}"
-[ -x "$go_bin" ] || { echo "runtime/build.sh: go not found (set GO=/path/to/go)" >&2; exit 1; }
+[ -x "$go_bin" ] || { echo "build_lambda_runtime.sh: go not found (set GO=/path/to/go)" >&2; exit 1; }
 python="${PYTHON313:-}"
 if [ -z "$python" ]; then
     for candidate in "$(command -v python3.13 || true)" "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.13.*/bin/python3.13; do
         if [ -x "$candidate" ] && "$candidate" -c '' 2>/dev/null; then python="$candidate"; fi
     done
 fi
-[ -n "$python" ] || { echo "runtime/build.sh: no python3.13 (set PYTHON313)" >&2; exit 1; }
+[ -n "$python" ] || { echo "build_lambda_runtime.sh: no python3.13 (set PYTHON313)" >&2; exit 1; }
 
 key="rie-${RIE_VERSION##*-}-ric-${RIC_VERSION}-$("$python" -c 'import platform; print(platform.machine())')"
 out_dir="${XDG_CACHE_HOME:-$HOME/.cache}/ebs-pv-registrar/lambda-runtime-${key}"
