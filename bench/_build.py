@@ -16,55 +16,44 @@ from stacks import bundling
 REPO = Path(__file__).resolve().parent.parent
 
 
+HANDLERS = REPO / "bench" / "handlers"
 WORK = Path(os.environ.get("BENCH_WORK", "/tmp/ebs-pv-registrar-bench"))
 
 
-def asset(rebuild: bool = False) -> Path:
-    """The Lambda asset as the CDK builds it (aarch64 wheels; x86_64 hosts use pure fallbacks)."""
-    out = WORK / "asset"
+def asset(rebuild: bool = False, *, host: bool = False) -> Path:
+    """The Lambda asset as the CDK builds it (aarch64 wheels); host=True: the same recipe with
+    this machine's wheels, so native modules load here as they do in Lambda."""
+    arch = platform.machine() if host else "aarch64"
+    out = WORK / ("asset" if not host else f"asset-{arch}")
     if rebuild or not (out / bundling.PACKAGE).is_dir():
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir(parents=True)
-        bundling.bundle(bundling.ASSET_ROOT, str(out))
+        bundling.bundle(bundling.ASSET_ROOT, str(out), f"manylinux2014_{arch}")
     return out
 
 
-def asset_without_bytecode(rebuild: bool = False) -> Path:
-    out = WORK / "asset-nopyc"
-    if rebuild or not out.is_dir():
-        shutil.rmtree(out, ignore_errors=True)
-        shutil.copytree(asset(), out, ignore=shutil.ignore_patterns("__pycache__"))
-    return out
-
-
-def asset_with_runtime_botocore(rebuild: bool = False) -> Path:
-    """The asset without its trimmed botocore: the runtime's full botocore answers instead."""
-    out = WORK / "asset-runtime-botocore"
-    if rebuild or not out.is_dir():
-        shutil.rmtree(out, ignore_errors=True)
-        source = asset()
-
-        def top_level_botocore(folder: str, names: list[str]) -> list[str]:
-            # Only the shipped botocore: aws_xray_sdk/ext/botocore (its patcher) stays.
-            if Path(folder) != source:
-                return []
-            return [n for n in names if n == "botocore" or n.startswith("botocore-")]
-
-        shutil.copytree(source, out, ignore=top_level_botocore)
-    return out
+# The naive bundle's requirements: powertools with its Tracer (the X-Ray SDK), the full
+# kubernetes client; boto3 comes from the runtime.
+NAIVE_REQUIREMENTS = """\
+aws-lambda-powertools[tracer]==3.37.0
+kubernetes==37.0.1
+python-dateutil>=2.8,<3
+"""
 
 
 def naive(rebuild: bool = False, *, host: bool = True, compile_: bool = True) -> Path:
-    """The naive bundle: pip install -r lambdas/requirements.txt --target, nothing trimmed.
+    """pip install --target of NAIVE_REQUIREMENTS plus bench/handlers/naive_handler.py.
     host=True installs wheels for this machine so native modules load in the benchmark."""
     arch = platform.machine() if host else "aarch64"
     out = WORK / f"naive-{arch}{'' if compile_ else '-nopyc'}"
     if rebuild or not (out / "kubernetes").is_dir():
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir(parents=True)
-        command = bundling.pip_command(str(out), str(bundling.ASSET_ROOT / bundling.REQUIREMENTS))
-        command[command.index("--platform") + 1] = f"manylinux2014_{arch}"
+        requirements = WORK / "naive-requirements.txt"
+        requirements.write_text(NAIVE_REQUIREMENTS)
+        command = bundling.pip_command(str(out), str(requirements), f"manylinux2014_{arch}")
         subprocess.run(command, check=True)
+        shutil.copy2(HANDLERS / "naive_handler.py", out / "naive_handler.py")
         python = bundling.target_python()
         if compile_ and python:
             subprocess.run([python, "-m", "compileall", "-q", "-j0", str(out)], check=False)

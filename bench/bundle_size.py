@@ -1,8 +1,8 @@
 """Unzipped size of the Lambda asset (stacks.bundling.bundle, as the CDK builds it) against the
-naive bundle (plain pip install of lambdas/requirements.txt for the same platform), and what
+naive bundle (powertools with its Tracer, kubernetes: bench/_build.py), and what
 shipping boto3/botocore would cost.
 
-Usage: .venv/bin/python bench/bundle_size.py [--rebuild]
+Usage: .venv/bin/python -m bench.bundle_size [--rebuild]
 """
 
 from __future__ import annotations
@@ -30,20 +30,20 @@ def main() -> None:
     with_pyc, without_pyc = _build.tree_size(ours), _build.tree_size(ours, pyc=False)
     naive_size = _build.tree_size(naive)
     aio = _build.tree_size(naive / "kubernetes" / "aio")
-    print(f"naive (pip -r requirements.txt, aarch64, no bytecode): {naive_size / MB:6.1f} MB")
+    print(f"naive (powertools[tracer] + kubernetes, aarch64, no pyc): {naive_size / MB:6.1f} MiB")
     print(f"   top: {top(naive)}")
-    print(f"   of which kubernetes/aio: {aio / MB:.1f} MB")
-    print(f"ours, as shipped (with 3.13 bytecode):                 {with_pyc / MB:6.1f} MB")
-    print(f"ours without bytecode:                                 {without_pyc / MB:6.1f} MB")
+    print(f"   of which kubernetes/aio: {aio / MB:.1f} MiB")
+    print(f"ours, as shipped (with 3.13 bytecode):                 {with_pyc / MB:6.1f} MiB")
+    print(f"ours without bytecode:                                 {without_pyc / MB:6.1f} MiB")
     print(f"   top: {top(ours)}")
     print(f"ratio shipped/naive: {with_pyc / naive_size:.2f}")
     runtime = _build.runtime_dir()
     packages = ("boto3", "botocore", "s3transfer")
     full = sum(_build.tree_size(runtime / n, pyc=False) for n in packages)
     print(
-        f"boto3+botocore+s3transfer in full (no bytecode): {full / MB:.1f} MB;"
-        f" our trimmed botocore (ec2/eks/sts/cloudtrail/xray data, with bytecode):"
-        f" {_build.tree_size(ours / 'botocore') / MB:.1f} MB"
+        f"boto3+botocore+s3transfer in full (no bytecode): {full / MB:.1f} MiB;"
+        f" our trimmed botocore (the declared operations of ec2/eks/sts/cloudtrail, with bytecode):"
+        f" {_build.tree_size(ours / 'botocore') / MB:.1f} MiB"
     )
 
 

@@ -1,5 +1,6 @@
 """What the python3.13 Lambda runtime gives a function besides its asset: boto3 and botocore
-in /var/runtime, and its environment. Shared by tests/infra and the benchmarks."""
+in /var/runtime, and its environment. Shared by tests/infra and the benchmarks
+(a stand-in, like the rest of devcluster/)."""
 
 from __future__ import annotations
 

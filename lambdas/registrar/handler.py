@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -20,8 +20,9 @@ from registrar.wiring import build_registrar
 SERVICE = t.MANAGER
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=t.METRICS_NAMESPACE, service=SERVICE)
-# Only botocore is worth a subsegment; patching everything also imports sqlite3 and friends.
-tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
+# No tracing SDK: the function's active tracing (stacks/constructs/function.py) has Lambda
+# record the Init and Invocation segments itself; bench/README.md ("Tracing") weighs the X-Ray
+# SDK and OpenTelemetry against that, measured.
 copy_config_to_registered_loggers(source_logger=logger, include={"registrar"})
 
 # Metric per outcome; the DLQ and the RegistrationFailed alarm cover "failed".
@@ -44,7 +45,6 @@ def registrar() -> Registrar:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return handle(event, registrar())

@@ -18,9 +18,9 @@ SERVICE_NAME = "ebs-pv-registrar"
 METRICS_NAMESPACE = "EbsPvRegistrar"
 # The only tags the registrar writes (README: Tags); CreateTags is limited to these keys.
 WRITTEN_TAG_KEYS = ("k8s-pv-status", "ebs.csi.aws.com/cluster")
-# Measured peak over a cold start + one registration: 44 MiB RSS (bench/README.md); 128 MB is
-# Lambda's minimum and leaves ~3x headroom. CPU share scales with memory: raise it if the
-# Init Duration in CloudWatch matters more than the (tiny) cost.
+# Measured peak over a cold start + one registration under the runtime client: 39 MiB RSS
+# (bench/README.md); 128 MB is Lambda's minimum and leaves ~3x headroom. CPU share scales with
+# memory: raise it if the Init Duration in CloudWatch matters more than the (tiny) cost.
 MEMORY_MB = 128
 TIMEOUT = cdk.Duration.seconds(60)
 # Lambda's own retries of a failed asynchronous invocation (EventBridge invokes asynchronously).

@@ -7,9 +7,9 @@ import binascii
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator
-from functools import partial
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from functools import cache, cached_property, partial
+from typing import Any, ClassVar, TypeAlias, TypeVar
 
 import botocore.session
 from botocore.config import Config
@@ -21,6 +21,7 @@ from botocore.exceptions import (
     HTTPClientError,
     NoCredentialsError,
 )
+from botocore.session import Session
 
 from registrar.core import tags as t
 from registrar.core.errors import (
@@ -58,20 +59,44 @@ _TRANSIENT = {
 _INVALID = {"InvalidParameterValue", "InvalidVolumeID.Malformed", "InvalidParameterException"}
 
 T = TypeVar("T")
+# AWS operations by service, declared beside the code that calls them: the Lambda asset's
+# botocore keeps only these (stacks/asset_trim.py reads every AWS_OPERATIONS in the package).
+Operations = Mapping[str, tuple[str, ...]]
 EXISTING_BATCH = 200  # values per DescribeVolumes filter
+
+
+# A session, or a function that gives one (lazy_session): what the gateways are built with.
+LazySession: TypeAlias = Callable[[], Session]
+SessionSource: TypeAlias = Session | LazySession
+
+
+def new_session() -> Session:
+    """Each new session costs ~25 ms (it registers ~360 event handlers): share one per
+    registrar. Clients are thread-safe; sessions are not (botocore's guidance)."""
+    return botocore.session.get_session()
+
+
+def lazy_session() -> LazySession:
+    """One session, made when the first client or credential needs it: an event that calls no
+    AWS API (an ignored one) never pays for it."""
+    return cache(new_session)
+
+
+def _session(source: SessionSource | None) -> Session:
+    if source is None:
+        return new_session()
+    return source() if callable(source) else source
 
 
 def _client(
     service: str,
     region: str | None,
-    session: botocore.session.Session | None,
+    session: SessionSource | None,
     config: Config = CLIENT_CONFIG,
 ) -> Any:
-    """A botocore client from a fresh session (what boto3.client does), without boto3, whose
-    import costs ~0.1 s (s3transfer) for nothing the registrar uses."""
-    return (session or botocore.session.get_session()).create_client(
-        service, region_name=region, config=config
-    )
+    """A botocore client (what boto3.client does), without boto3, whose import costs ~0.1 s
+    (s3transfer) for nothing the registrar uses; from a fresh session unless given one."""
+    return _session(session).create_client(service, region_name=region, config=config)
 
 
 def call_aws(what: str, call: Callable[[], T]) -> T:
@@ -106,13 +131,20 @@ def domain_error(what: str, error: ClientError) -> RegistrarError:
 class Ec2Volumes:
     """DescribeVolumes and the status tags, in one region. Implements VolumeReader/VolumeTagger."""
 
+    AWS_OPERATIONS: ClassVar[Operations] = {"ec2": ("DescribeVolumes", "CreateTags")}
+
     def __init__(
         self,
         region: str,
-        session: botocore.session.Session | None = None,
+        session: SessionSource | None = None,
         config: Config = CLIENT_CONFIG,
     ) -> None:
-        self._ec2: Any = _client("ec2", region, session, config)
+        self._region, self._session, self._config = region, session, config
+
+    @cached_property
+    def _ec2(self) -> Any:
+        """Built on first use: an ignored event never pays for the client (~10 ms)."""
+        return _client("ec2", self._region, self._session, self._config)
 
     def describe_volume(self, volume_id: str) -> VolumeFacts:
         response = call_aws(
@@ -174,6 +206,9 @@ def facts_from_description(volume: dict[str, Any]) -> VolumeFacts:
     )
 
 
+# assume_role_credentials' call. (The EKS token is a presigned GetCallerIdentity URL signed
+# without the STS model: eks_token.py.)
+AWS_OPERATIONS: Operations = {"sts": ("AssumeRole",)}
 # awscli's `eks get-token --role-arn` uses this session name; CloudTrail readers know it.
 ROLE_SESSION_NAME = "EKSGetTokenAuth"
 
@@ -204,9 +239,18 @@ _install_redaction()
 class EksDirectory:
     """DescribeCluster in one region. Implements ClusterDirectory."""
 
-    def __init__(self, region: str | None = None, session: botocore.session.Session | None = None):
-        self._eks: Any = _client("eks", region, session)
-        self.region = str(self._eks.meta.region_name)
+    AWS_OPERATIONS: ClassVar[Operations] = {"eks": ("DescribeCluster",)}
+
+    def __init__(self, region: str | None = None, session: SessionSource | None = None):
+        self._region, self._session = region, session
+
+    @cached_property
+    def _eks(self) -> Any:
+        return _client("eks", self._region, self._session)
+
+    @property
+    def region(self) -> str:
+        return self._region or str(self._eks.meta.region_name)
 
     def describe_cluster(self, name: str) -> ClusterInfo:
         response = call_aws(
@@ -235,7 +279,7 @@ class EksDirectory:
 
 
 def assume_role_credentials(
-    role_arn: str, region: str | None = None, session: botocore.session.Session | None = None
+    role_arn: str, region: str | None = None, session: SessionSource | None = None
 ) -> Credentials:
     """Credentials of `role_arn` for signing a token, as `aws eks get-token --role-arn` does."""
     sts: Any = _client("sts", region, session)
@@ -266,9 +310,14 @@ class CloudTrailIdentities:
 
     For events that name no caller, when REGISTRAR_UNVERIFIED_EVENTS=cloudtrail."""
 
-    def __init__(self, region: str, session: botocore.session.Session | None = None) -> None:
-        self._region = region
-        self._trail = _client("cloudtrail", region, session)
+    AWS_OPERATIONS: ClassVar[Operations] = {"cloudtrail": ("LookupEvents",)}
+
+    def __init__(self, region: str, session: SessionSource | None = None) -> None:
+        self._region, self._session = region, session
+
+    @cached_property
+    def _trail(self) -> Any:
+        return _client("cloudtrail", self._region, self._session)
 
     def who_tagged(self, volume_id: str) -> tuple[str, ...]:
         lookup = {"AttributeKey": "ResourceName", "AttributeValue": volume_id}

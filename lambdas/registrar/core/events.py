@@ -7,8 +7,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
-
 from registrar.core.errors import InvalidInputError
 from registrar.core.models import VolumeFacts
 
@@ -102,10 +100,7 @@ def parse_event(raw: object) -> VolumeEvent | Ignored:
     """Parse one EventBridge event. Malformed input raises InvalidInputError naming the field."""
     if not isinstance(raw, Mapping):
         raise InvalidInputError("event", "must be a JSON object")
-    for key in ("detail-type", "source", "region"):
-        _text(raw, key)
-    event = EventBridgeEvent(dict(raw))
-    detail_type, source, region = event.detail_type, event.source, event.region
+    detail_type, source, region = (_text(raw, key) for key in ("detail-type", "source", "region"))
     if detail_type == "Scheduled Event" and source == "aws.events":
         return ScheduledReconcile(region)
     detail = raw.get("detail")
