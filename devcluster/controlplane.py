@@ -18,8 +18,9 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -162,6 +163,25 @@ class ControlPlane:
             return ""
         useful = [line for line in text.splitlines() if "addrConn.createTransport" not in line]
         return "\n".join(useful[-lines:])
+
+    def admin_request(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        content_type: str = "application/json",
+    ) -> dict[str, Any]:
+        """One API call with the admin credential; its JSON answer. HTTPError on a 4xx/5xx."""
+        context = ssl.create_default_context(cadata=self.ca_pem.decode())
+        request = urllib.request.Request(
+            self.url + path,
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {self.admin_token}", "Content-Type": content_type},
+        )
+        with urllib.request.urlopen(request, timeout=10, context=context) as response:
+            answer: dict[str, Any] = json.loads(response.read() or b"{}")
+            return answer
 
     # --- internals ------------------------------------------------------------------------
 
