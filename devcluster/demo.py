@@ -188,6 +188,7 @@ def _run_workload(plane: ControlPlane) -> None:
     detail(f"$ kubectl apply -f {DEPLOYMENT_FILE.relative_to(REPO)}")
     detail(_kubectl(plane, "apply", "-f", str(DEPLOYMENT_FILE)).rstrip())
     first = _show_placement(plane)
+    detail("(Pending: scheduled on its node; no kubelet runs containers on this plane)")
 
     step(10, "Restarting the pod (the tutorial's kubectl delete pod)")
     detail(f"$ kubectl delete pod {first.pod}")
