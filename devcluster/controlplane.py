@@ -1,5 +1,5 @@
-"""The local control plane (etcd + kube-apiserver + PV binder, built from tests/controlplane/
-by build.sh): finds or builds the binary, writes its configuration, starts it in its own
+"""The local control plane (etcd + kube-apiserver + PV binder + kube-scheduler and the
+Deployment controllers, built from tests/controlplane/ by build.sh): finds or builds the binary, writes its configuration, starts it in its own
 process group beside the EKS token webhook, and stops everything."""
 
 
@@ -88,7 +88,8 @@ def _kubeconfig(server: str, ca_pem: bytes, token: str | None) -> str:
 
 
 class ControlPlane:
-    """etcd + kube-apiserver + PV binder on loopback with TLS, RBAC and EKS token auth."""
+    """etcd, kube-apiserver, PV binder, kube-scheduler and the Deployment controllers on
+    loopback with TLS, RBAC and EKS token auth. No nodes until devcluster.nodes adds them."""
 
     def __init__(
         self, workdir: Path, tls: ServerTls, moto_url: str, cluster: str = "registrar-e2e"
@@ -108,6 +109,11 @@ class ControlPlane:
         )
         self._proc: subprocess.Popen[bytes] | None = None
         self.startup_seconds = 0.0
+
+    @property
+    def pid(self) -> int | None:
+        """The control plane process, while it runs."""
+        return self._proc.pid if self._proc and self._proc.poll() is None else None
 
     @property
     def reviews(self) -> list[Review]:
