@@ -1,6 +1,7 @@
 """The local control plane (etcd + kube-apiserver + PV binder + kube-scheduler and the
-Deployment controllers, built from tests/controlplane/ by build.sh): finds or builds the binary, writes its configuration, starts it in its own
-process group beside the EKS token webhook, and stops everything."""
+Deployment controllers, built from tests/controlplane/ by build.sh): finds or builds the
+binary, writes its configuration, starts it in its own process group beside the EKS token
+webhook, and stops everything."""
 
 
 from __future__ import annotations
