@@ -1,6 +1,7 @@
-"""The local control plane (etcd + kube-apiserver + PV binder, built from tests/controlplane/
-by build.sh): finds or builds the binary, writes its configuration, starts it in its own
-process group beside the EKS token webhook, and stops everything."""
+"""The local control plane (etcd + kube-apiserver + PV binder + kube-scheduler and the
+Deployment controllers, built from tests/controlplane/ by build.sh): finds or builds the
+binary, writes its configuration, starts it in its own process group beside the EKS token
+webhook, and stops everything."""
 
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -88,7 +90,8 @@ def _kubeconfig(server: str, ca_pem: bytes, token: str | None) -> str:
 
 
 class ControlPlane:
-    """etcd + kube-apiserver + PV binder on loopback with TLS, RBAC and EKS token auth."""
+    """etcd, kube-apiserver, PV binder, kube-scheduler and the Deployment controllers on
+    loopback with TLS, RBAC and EKS token auth. No nodes until devcluster.nodes adds them."""
 
     def __init__(
         self, workdir: Path, tls: ServerTls, moto_url: str, cluster: str = "registrar-e2e"
@@ -108,6 +111,11 @@ class ControlPlane:
         )
         self._proc: subprocess.Popen[bytes] | None = None
         self.startup_seconds = 0.0
+
+    @property
+    def pid(self) -> int | None:
+        """The control plane process, while it runs."""
+        return self._proc.pid if self._proc and self._proc.poll() is None else None
 
     @property
     def reviews(self) -> list[Review]:
@@ -163,6 +171,25 @@ class ControlPlane:
             return ""
         useful = [line for line in text.splitlines() if "addrConn.createTransport" not in line]
         return "\n".join(useful[-lines:])
+
+    def admin_request(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        content_type: str = "application/json",
+    ) -> dict[str, Any]:
+        """One API call with the admin credential; its JSON answer. HTTPError on a 4xx/5xx."""
+        context = ssl.create_default_context(cadata=self.ca_pem.decode())
+        request = urllib.request.Request(
+            self.url + path,
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {self.admin_token}", "Content-Type": content_type},
+        )
+        with urllib.request.urlopen(request, timeout=10, context=context) as response:
+            answer: dict[str, Any] = json.loads(response.read() or b"{}")
+            return answer
 
     # --- internals ------------------------------------------------------------------------
 

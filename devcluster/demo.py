@@ -1,10 +1,13 @@
 """`python -m registrar demo`: the README's scenario end to end, on this machine.
 
 moto plays AWS (EC2, EKS, IAM, STS); the local control plane (etcd + kube-apiserver + the PV
-binder, built by tests/controlplane/build.sh) plays EKS, checking EKS tokens against moto's
-STS. A 10 GiB gp3 volume tagged k8s-pv=ebs-test-volume, k8s-pvc=ebs-test-volume-pvc is
+binder, kube-scheduler and the Deployment controllers, built by tests/controlplane/build.sh)
+plays EKS, checking EKS tokens against moto's STS; it has one node per zone (API objects, no
+kubelet). A 10 GiB gp3 volume tagged k8s-pv=ebs-test-volume, k8s-pvc=ebs-test-volume-pvc is
 created; its CloudTrail event goes through the EventBridge rule patterns and the Lambda
-handler, which registers it with nothing but its own IAM role; the claim binds.
+handler, which registers it with nothing but its own IAM role; the claim binds. Then the
+tutorial's busybox Deployment (no nodeSelector) mounts the claim: its pod is scheduled in
+the volume's zone, and again after the pod is deleted and after the Deployment is redeployed.
 Everything started is stopped and every temporary file removed, on success, failure or Ctrl-C.
 """
 
@@ -29,7 +32,7 @@ from typing import Any
 
 from devcluster import access
 from devcluster.certs import make_tls
-from devcluster.controlplane import ControlPlane, build_binary
+from devcluster.controlplane import REPO, ControlPlane, build_binary
 from devcluster.eventbridge import matches
 from devcluster.events import create_volume_event
 from devcluster.identity import (
@@ -41,15 +44,19 @@ from devcluster.identity import (
     registrar_for,
 )
 from devcluster.motoserver import LOCAL_AWS_ENV, MotoServer, environment
+from devcluster.nodes import ZONE_LABEL, add_zone_node
+from devcluster.workload import DEPLOYMENT_FILE, Placement, wait_scheduled
 
 REGION = "ap-northeast-1"
 ZONE = "ap-northeast-1a"
+NODE_ZONES = ("ap-northeast-1a", "ap-northeast-1c", "ap-northeast-1d")
+APP = "ebs-test-app"
 CLUSTER = "demo"
 TAGS = {"k8s-pv": "ebs-test-volume", "k8s-pvc": "ebs-test-volume-pvc"}
 NAMESPACE = "default"
 BIND_TIMEOUT = 30.0
 KUBECTL = Path(sys.executable).parent / "kubectl"
-STEPS = 8
+STEPS = 11
 
 
 @dataclass
@@ -114,12 +121,18 @@ def _run(stack: contextlib.ExitStack) -> str:
     os.environ["AWS_ENDPOINT_URL"] = moto.url
     detail(f"listening on {moto.url}; every AWS call of this demo goes there")
 
-    step(2, f"Starting the control plane for cluster {CLUSTER!r} (etcd, kube-apiserver, PV binder)")
+    step(2, f"Starting the control plane for cluster {CLUSTER!r} (etcd, kube-apiserver,")
+    detail("PV binder, kube-scheduler, Deployment controllers) with one node per zone")
     binary = build_binary()  # instant once scripts/setup has built it
     plane = ControlPlane(workdir, make_tls(workdir), moto.url, cluster=CLUSTER)
     stack.callback(plane.stop)
     plane.start(binary)
     detail(f"{plane.url} ready in {plane.startup_seconds:.1f}s (TLS, RBAC, EKS token webhook)")
+    for zone in NODE_ZONES:
+        add_zone_node(plane, zone, REGION)
+    detail("nodes: API objects only (Ready, zone labels; no kubelet: pods are scheduled, not run)")
+    detail(f"$ kubectl get nodes -L {ZONE_LABEL}")
+    detail(_kubectl(plane, "get", "nodes", "-L", ZONE_LABEL).rstrip())
 
     step(3, "Giving the registrar its own identity")
     if not KUBECTL.exists():
@@ -166,8 +179,46 @@ def _run(stack: contextlib.ExitStack) -> str:
     tags = _volume_tags(volume_id)
     for key in ("k8s-pv-status", "ebs.csi.aws.com/cluster"):
         detail(f"{key} = {tags.get(key, '(missing)')}")
+    if phase == "Bound":
+        _run_workload(plane)
     say()
     return phase
+
+
+def _run_workload(plane: ControlPlane) -> None:
+    """The tutorial's ending: the Deployment, a pod restart, a redeploy; each pod lands in the
+    volume's zone, on the same claim."""
+    step(9, "Deploying the tutorial's workload: busybox mounting the claim, no nodeSelector")
+    detail(f"$ kubectl apply -f {DEPLOYMENT_FILE.relative_to(REPO)}")
+    detail(_kubectl(plane, "apply", "-f", str(DEPLOYMENT_FILE)).rstrip())
+    first = _show_placement(plane)
+    detail("(Pending: scheduled on its node; no kubelet runs containers on this plane)")
+
+    step(10, "Restarting the pod (the tutorial's kubectl delete pod)")
+    detail(f"$ kubectl delete pod {first.pod}")
+    detail(_kubectl(plane, "delete", "pod", first.pod, "-n", NAMESPACE).rstrip())
+    restarted = _show_placement(plane, replaced={first.uid})
+
+    step(11, "Redeploying (kubectl delete deployment, then apply again)")
+    # Foreground: kubectl returns once the garbage collector has removed the old pods.
+    detail(f"$ kubectl delete deployment {APP} --cascade=foreground")
+    deleted = _kubectl(plane, "delete", "deployment", APP, "-n", NAMESPACE, "--cascade=foreground")
+    detail(deleted.rstrip())
+    detail(f"$ kubectl apply -f {DEPLOYMENT_FILE.relative_to(REPO)}")
+    detail(_kubectl(plane, "apply", "-f", str(DEPLOYMENT_FILE)).rstrip())
+    redeployed = _show_placement(plane, replaced={first.uid, restarted.uid})
+    detail(f"all three pods: node {redeployed.node} in {ZONE}, claim {TAGS['k8s-pvc']}")
+
+
+def _show_placement(plane: ControlPlane, replaced: set[str] | None = None) -> Placement:
+    placed = wait_scheduled(plane, NAMESPACE, f"app={APP}", replaced or set())
+    detail("$ kubectl get pod -o wide")
+    detail(_kubectl(plane, "get", "pod", "-o", "wide", "-n", NAMESPACE).rstrip())
+    claims = ", ".join(placed.claims)
+    detail(f"{placed.pod}: scheduled on {placed.node} ({placed.zone}), claim {claims}")
+    if placed.zone != ZONE or placed.claims != (TAGS["k8s-pvc"],):
+        raise DemoError(f"pod {placed.pod} is in {placed.zone!r} with claim {claims}, not {ZONE}")
+    return placed
 
 
 # --- the steps' parts ---------------------------------------------------------------------

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the test control plane (embedded etcd + kube-apiserver + PV binder)
+# Builds the test control plane (embedded etcd + kube-apiserver + PV binder + kube-scheduler
+# and the Deployment controllers)
 # once per Kubernetes version and source hash, cached under
 # ${XDG_CACHE_HOME:-~/.cache}/ebs-pv-registrar/controlplane-<version>-<hash>/.
 # Prints progress on stderr and the binary's path on stdout. A cache hit is instant.
@@ -65,9 +66,9 @@ if [ "$status" -ne 0 ]; then
     exit "$status"
 fi
 mv "$binary.tmp" "$binary"
-# Builds of older sources are dead weight (~120 MB each): keep only this one.
-# (Skipped while another build holds its lock.)
-for old in "${out_dir%/*}"/controlplane-*/; do
+# Builds of older sources are dead weight (~125 MB each), but another checkout may still use
+# one: keep the three newest, drop the rest (skipped while another build holds its lock).
+ls -1dt "${out_dir%/*}"/controlplane-*/ | tail -n +4 | while IFS= read -r old; do
     old="${old%/}"
     [ "$old" = "$out_dir" ] && continue
     (flock -n 8 && rm -rf "$old") 8>"$old/.lock" || true

@@ -1,5 +1,7 @@
 // Command controlplane is a test-only Kubernetes control plane in one process:
-// an embedded etcd, kube-apiserver and the PersistentVolume binder controller.
+// an embedded etcd, kube-apiserver and the PersistentVolume binder controller, plus
+// kube-scheduler and the controllers a Deployment needs (scheduler.go, workloads.go).
+// There is no kubelet: nodes are API objects, pods are scheduled but never run.
 //
 //	controlplane -etcd-dir DIR -etcd-client-url http://127.0.0.1:P -etcd-peer-url http://127.0.0.1:Q \
 //	    -controller-kubeconfig FILE -- <kube-apiserver flags>
@@ -29,7 +31,7 @@ func main() {
 	etcdDir := flag.String("etcd-dir", "", "etcd data directory")
 	clientURL := flag.String("etcd-client-url", "http://127.0.0.1:2379", "etcd client URL")
 	peerURL := flag.String("etcd-peer-url", "http://127.0.0.1:2380", "etcd peer URL")
-	kubeconfig := flag.String("controller-kubeconfig", "", "kubeconfig of the PV binder controller")
+	kubeconfig := flag.String("controller-kubeconfig", "", "kubeconfig of the controllers and the scheduler")
 	flag.Parse()
 	if err := run(*etcdDir, *clientURL, *peerURL, *kubeconfig, flag.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, "controlplane:", err)
@@ -49,6 +51,8 @@ func run(etcdDir, clientURL, peerURL, kubeconfig string, apiserverArgs []string)
 	cmd.SetArgs(apiserverArgs)
 	ctx := cmd.Context()
 	go runPVController(ctx, kubeconfig)
+	go runScheduler(ctx, kubeconfig)
+	go runWorkloadControllers(ctx, kubeconfig)
 	fmt.Fprintln(os.Stderr, "controlplane: etcd ready, starting kube-apiserver")
 	if err := cmd.Execute(); err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("kube-apiserver: %w", err)
@@ -111,6 +115,10 @@ func runPVController(ctx context.Context, kubeconfig string) {
 		ClassInformer:  factory.Storage().V1().StorageClasses(),
 		PodInformer:    factory.Core().V1().Pods(),
 		NodeInformer:   factory.Core().V1().Nodes(),
+		// As kube-controller-manager (its default): a claim of a StorageClass is handed to
+		// the class's external provisioner (annotation and event), for WaitForFirstConsumer
+		// once the scheduler has picked a node.
+		EnableDynamicProvisioning: true,
 	})
 	if err != nil {
 		klog.Fatalf("pv controller: %v", err)

@@ -1,11 +1,13 @@
 """A real Kubernetes control plane for end-to-end tests (devcluster/controlplane.py runs the
 binary built from tests/controlplane/).
 
-`control_plane` (session): etcd + kube-apiserver + the PV binder controller on loopback, TLS,
-RBAC, tokens checked by an EKS-style webhook against the moto server's STS. Attributes:
-`url`, `ca_pem`, `cluster`, `admin_token`, `admin_kubeconfig` (a file for kubectl);
-methods: `add_access_entry(role_arn, username, groups)`, `remove_access_entry(role_arn)`,
-`gateway(token_provider)`, `admin_gateway()`; `reviews` lists the webhook's decisions.
+`control_plane` (session): etcd + kube-apiserver + the PV binder controller + kube-scheduler and
+the Deployment controllers on loopback (no nodes unless a test adds them with
+devcluster.nodes.add_zone_node), TLS, RBAC, tokens checked by an EKS-style webhook against the
+moto server's STS. Attributes: `url`, `ca_pem`, `cluster`, `admin_token`, `admin_kubeconfig`
+(a file for kubectl); methods: `add_access_entry(role_arn, username, groups)`,
+`remove_access_entry(role_arn)`, `gateway(token_provider)`, `admin_gateway()`,
+`admin_request(method, path, body)`; `reviews` lists the webhook's decisions.
 """
 
 from __future__ import annotations

@@ -89,6 +89,18 @@ def test_demo_ends_with_a_bound_claim_and_leaves_nothing_behind(
     ]
     assert all("Bound" in row for row in table), table
     assert f"k8s-pv-status = {registered}" in out
+    # The tutorial's Deployment, its restarted pod and its redeployed pod: each scheduled on
+    # the node of the volume's zone (the demo's nodes: ap-northeast-1a, 1c and 1d).
+    placed = re.findall(r"(ebs-test-app-\S+): scheduled on (\S+) \((\S+)\), claim (\S+)", out)
+    assert len(placed) == 3, out
+    assert len({pod for pod, *_ in placed}) == 3, placed
+    assert {tuple(rest) for _, *rest in placed} == {
+        ("node-ap-northeast-1a", "ap-northeast-1a", "ebs-test-volume-pvc")
+    }, placed
+    rows = [line.split() for line in lines if line.strip().startswith("ebs-test-app-")]
+    wide = [row for row in rows if not row[0].endswith(":")]  # kubectl get pod -o wide
+    assert [row[0] for row in wide] == [pod for pod, *_ in placed], wide
+    assert all(row[6] == "node-ap-northeast-1a" for row in wide), wide
     assert "Traceback" not in result.stderr
 
     assert wait_gone(demo_env[MARK]) == []
