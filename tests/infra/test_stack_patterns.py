@@ -8,7 +8,7 @@ import pytest
 
 from devcluster.eventbridge import matches
 from tests.infra.conftest import Synth
-from tests.stack.test_stack_rules import rules
+from tests.infra.test_stack_rules import rules
 from tests.support.events import load_event, sample_event_names, variant_event_names
 
 # Which rule each sample must invoke; None: no rule may match.
@@ -85,7 +85,7 @@ def create_tags(resource_ids: list[str], keys: list[str]) -> dict[str, Any]:
     return event
 
 
-WRITTEN_KEYS = ["k8s-pv-status", "ebs.csi.aws.com/cluster"]
+WRITTEN_KEYS = ["k8s-pv-status", "ebs.csi.aws.com/cluster", "eks:eks-cluster-name"]
 
 
 @pytest.mark.parametrize("keys", [WRITTEN_KEYS, WRITTEN_KEYS[:1], WRITTEN_KEYS[1:]])

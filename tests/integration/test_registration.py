@@ -116,6 +116,7 @@ def test_denied_namespace_is_invalid_and_reported(
     assert volume_tags(volume_id)["k8s-pv-status"] == (
         "error: k8s-pvc: namespace 'kube-system' is not allowed"
     )
+    assert "ebs.csi.aws.com/cluster" not in volume_tags(volume_id)
     with pytest.raises(NotFoundError):
         kube.get("PersistentVolume", "sneaky")
 

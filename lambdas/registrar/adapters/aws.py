@@ -7,7 +7,7 @@ import binascii
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import partial
 from typing import Any, TypeVar
 
@@ -150,14 +150,11 @@ class Ec2Volumes:
             found |= {str(v["VolumeId"]) for v in response.get("Volumes", [])}
         return found
 
-    def write_status(self, volume_id: str, status: str) -> None:
-        tags = [
-            {"Key": t.STATUS_TAG, "Value": status},
-            {"Key": t.CSI_CLUSTER_TAG, "Value": "true"},
-        ]
+    def write_status(self, volume_id: str, tags: Mapping[str, str]) -> None:
+        pairs = [{"Key": key, "Value": value} for key, value in tags.items()]
         call_aws(
             f"CreateTags {volume_id}",
-            lambda: self._ec2.create_tags(Resources=[volume_id], Tags=tags),
+            lambda: self._ec2.create_tags(Resources=[volume_id], Tags=pairs),
         )
 
 

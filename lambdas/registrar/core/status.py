@@ -46,6 +46,19 @@ def show(value: str, limit: int = 40) -> str:
     return ascii(shown)
 
 
-def status_is_current(tags: Mapping[str, str], status: str) -> bool:
-    """The volume already says exactly this (a duplicate event): no write needed."""
-    return tags.get(t.STATUS_TAG) == status and tags.get(t.CSI_CLUSTER_TAG) == "true"
+def status_tags(status: str, cluster: str | None, csi_driver: str) -> dict[str, str]:
+    """What to write on a volume with this status. Only a registered volume gets the tags that
+    let a CSI driver act on it (`ebs.csi.aws.com/cluster=true` lets the driver, under
+    AmazonEBSCSIDriverPolicyV2, modify and delete it; Auto Mode attaches only volumes tagged
+    `eks:eks-cluster-name=<cluster>`)."""
+    tags = {t.STATUS_TAG: status}
+    if status.startswith(REGISTERED):
+        tags[t.CSI_CLUSTER_TAG] = "true"
+        if csi_driver == t.AUTO_MODE_CSI_DRIVER and cluster:
+            tags[t.EKS_CLUSTER_NAME_TAG] = cluster
+    return tags
+
+
+def status_is_current(tags: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
+    """The volume already carries every wanted tag (a duplicate event): no write needed."""
+    return all(tags.get(key) == value for key, value in wanted.items())

@@ -13,7 +13,7 @@ from registrar.core.models import Manifest, VolumeFacts
 from registrar.core.objects import ObjectKey, conflict_reason, is_ours, key_of, volume_of
 from registrar.core.planner import Plan, plan_volume, registered_status
 from registrar.core.settings import Settings
-from registrar.core.status import error_status, status_is_current
+from registrar.core.status import error_status, status_is_current, status_tags
 
 RowAction = Literal[
     "in-sync",
@@ -81,7 +81,7 @@ def _volume_row(
     except InvalidInputError as error:
         if target_cluster(facts, settings) != cluster and our_pv is None:
             return None
-        status = _changed(facts, error_status(str(error)))
+        status = _changed(facts, error_status(str(error)), cluster, settings)
         return Row(facts.volume_id, cluster, "-", "-", "invalid", str(error), status=status)
     if isinstance(planned, Ignored):
         return None
@@ -92,7 +92,7 @@ def _volume_row(
         moved = f"now targets cluster {planned.cluster}; this PV is kept"
         return Row(facts.volume_id, cluster, _name(our_pv), pvc_ref, "drift", moved)
     row = Row(facts.volume_id, cluster, planned.pv_name, pvc_ref, "in-sync", plan=planned)
-    status = _changed(facts, registered_status(planned))
+    status = _changed(facts, registered_status(planned), cluster, settings)
     pairs = [(item, known.get(key_of(item))) for item in planned.items]
     for index, (item, obj) in enumerate(pairs):
         if obj is None:
@@ -126,8 +126,9 @@ def _with(row: Row, action: RowAction, detail: str, status: str | None = None) -
     return Row(row.volume_id, row.cluster, row.pv, row.pvc, action, detail, row.plan, status)
 
 
-def _changed(facts: VolumeFacts, status: str) -> str | None:
-    return None if status_is_current(facts.tags, status) else status
+def _changed(facts: VolumeFacts, status: str, cluster: str, settings: Settings) -> str | None:
+    current = status_is_current(facts.tags, status_tags(status, cluster, settings.csi_driver))
+    return None if current else status
 
 
 def target_cluster(facts: VolumeFacts, settings: Settings) -> str | None:

@@ -37,8 +37,12 @@ CSI_PROVISIONED_TAGS = (
 
 STATUS_TAG = "k8s-pv-status"
 CSI_CLUSTER_TAG = "ebs.csi.aws.com/cluster"
+# EKS Auto Mode's AmazonEKSBlockStoragePolicy attaches only volumes whose
+# `eks:eks-cluster-name` tag names the cluster (its AttachVolume condition, aws:ResourceTag).
+EKS_CLUSTER_NAME_TAG = "eks:eks-cluster-name"
+AUTO_MODE_CSI_DRIVER = "ebs.csi.eks.amazonaws.com"
 # Keys the registrar writes. Events about only these are our own echo and are ignored.
-OUTPUT_TAGS = frozenset({STATUS_TAG, CSI_CLUSTER_TAG})
+OUTPUT_TAGS = frozenset({STATUS_TAG, CSI_CLUSTER_TAG, EKS_CLUSTER_NAME_TAG})
 
 STATUS_MAX_LENGTH = 256
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"

@@ -25,8 +25,8 @@ class VolumeLister(Protocol):
 
 
 class VolumeTagger(Protocol):
-    def write_status(self, volume_id: str, status: str) -> None:
-        """Write `k8s-pv-status` (and `ebs.csi.aws.com/cluster=true`) on the volume."""
+    def write_status(self, volume_id: str, tags: Mapping[str, str]) -> None:
+        """Write the registrar's output tags (`core/status.py: status_tags`) on the volume."""
         ...
 
 

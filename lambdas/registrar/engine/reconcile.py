@@ -11,7 +11,7 @@ from registrar.core import tags as t
 from registrar.core.models import Manifest
 from registrar.core.objects import ObjectKey, key_of
 from registrar.core.settings import Settings
-from registrar.core.status import error_status, unmanaged_status
+from registrar.core.status import error_status, status_tags, unmanaged_status
 from registrar.core.sweep import WRITES, Row, plan_sweep
 from registrar.engine.applier import apply_plan
 from registrar.engine.lifecycle import UNTAGGED, VOLUME_DELETED, settle_orphan
@@ -99,11 +99,15 @@ class Reconciler:
             released = settle_orphan(kube, row.orphan, deleted, self._settings)
             if not deleted:
                 status = unmanaged_status(row.cluster, row.pv, UNTAGGED)
-                self._volumes.write_status(row.volume_id, status)
+                self._write(row.volume_id, status, row.cluster)
             return replace(row, detail=f"{row.detail}: " + ", ".join(o.line() for o in released))
         if row.status is not None:
-            self._volumes.write_status(row.volume_id, row.status)
+            self._write(row.volume_id, row.status, row.cluster)
         return row
+
+    def _write(self, volume_id: str, status: str, cluster: str) -> None:
+        tags = status_tags(status, cluster, self._settings.csi_driver)
+        self._volumes.write_status(volume_id, tags)
 
     def _verified(self, row: Row, known: dict[ObjectKey, Manifest]) -> bool:
         """A sweep names no caller: with an allow-list, a volume new to this cluster (no PV of
@@ -118,5 +122,5 @@ class Reconciler:
         if self._identities is None:
             return replace(row, action="unverified", detail="no caller to check (refuse)")
         status = error_status("principal: the volume was not tagged by an allowed principal")
-        self._volumes.write_status(row.volume_id, status)
+        self._write(row.volume_id, status, row.cluster)
         return replace(row, action="invalid", detail=status)

@@ -25,7 +25,13 @@ from registrar.core.events import (
 from registrar.core.models import VolumeFacts
 from registrar.core.planner import Plan, plan_volume, registered_status
 from registrar.core.settings import Settings
-from registrar.core.status import error_status, show, status_is_current, unmanaged_status
+from registrar.core.status import (
+    error_status,
+    show,
+    status_is_current,
+    status_tags,
+    unmanaged_status,
+)
 from registrar.engine.applier import ObjectResult, apply_plan
 from registrar.engine.lifecycle import UNTAGGED, VOLUME_DELETED, pvs_of, settle_orphan
 from registrar.engine.ports import (
@@ -206,7 +212,7 @@ class Registrar:
                 objects += settle_orphan(kube, pv, deleted, self._settings)
                 if not deleted:
                     status = unmanaged_status(cluster, pv["metadata"]["name"], UNTAGGED)
-                    self._volumes.write_status(volume_id, status)
+                    self._volumes.write_status(volume_id, status_tags(status, cluster, ""))
         why = VOLUME_DELETED if deleted else UNTAGGED
         if not objects:
             return Outcome(volume_id, "ignored", f"{why}: no PV of ours for it")
@@ -231,11 +237,11 @@ class Registrar:
         conflict = result.conflict
         if conflict is not None:
             detail = f"{conflict.ref} {conflict.reason}"
-            self._write_status(facts, error_status(f"conflict: {detail}"))
+            self._write_status(facts, error_status(f"conflict: {detail}"), plan.cluster)
             log.warning("conflict", extra={"volume_id": facts.volume_id, "detail": detail})
             return Outcome(facts.volume_id, "conflict", detail, result.objects)
         status = registered_status(plan)
-        self._write_status(facts, status)
+        self._write_status(facts, status, plan.cluster)
         outcome: Result = "registered" if result.created else "unchanged"
         log.info(outcome, extra={"volume_id": facts.volume_id, "status": status})
         return Outcome(facts.volume_id, outcome, status, result.objects)
@@ -245,14 +251,15 @@ class Registrar:
             "invalid input",
             extra={"volume_id": facts.volume_id, "tag": error.field, "rule": error.rule},
         )
-        self._write_status(facts, error_status(str(error)))
+        self._write_status(facts, error_status(str(error)), None)
         return Outcome(facts.volume_id, "invalid", str(error))
 
-    def _write_status(self, facts: VolumeFacts, status: str) -> None:
+    def _write_status(self, facts: VolumeFacts, status: str, cluster: str | None) -> None:
         """Skip the write when the volume already says exactly this (duplicate events)."""
-        if status_is_current(facts.tags, status):
+        tags = status_tags(status, cluster, self._settings.csi_driver)
+        if status_is_current(facts.tags, tags):
             return
-        self._volumes.write_status(facts.volume_id, status)
+        self._volumes.write_status(facts.volume_id, tags)
 
 
 def _plan(facts: VolumeFacts, settings: Settings, cluster: str | None) -> Planned:
