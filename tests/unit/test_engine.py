@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
+from registrar.core.objects import ebs_volume_of, second_pv_rule
 from registrar.core.settings import Settings
 from registrar.core.status import status_is_current, status_tags
+from registrar.engine.reconcile import Reconciler
 from registrar.engine.service import Registrar
 from tests.support.fakes import FakeClusters, FakeKube, FakeVolumes
 from tests.support.helpers import facts
@@ -89,3 +91,105 @@ def test_status_tags(status: str, driver: str, expected: dict[str, Any]) -> None
     assert status_tags(status, "prod", driver) == expected
     assert status_is_current(expected, expected)
     assert not status_is_current({**expected, "k8s-pv-status": "other"}, expected)
+
+
+# --- one volume, one PV ----------------------------------------------------------------------
+
+
+def hand_written_pv(name: str, volume_id: str = VOL, *, in_tree: bool = False) -> dict[str, Any]:
+    source: dict[str, Any] = (
+        {"awsElasticBlockStore": {"volumeID": f"aws://us-east-1a/{volume_id}"}}
+        if in_tree
+        else {"csi": {"driver": "ebs.csi.aws.com", "volumeHandle": volume_id}}
+    )
+    return {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": name},
+            "spec": {"capacity": {"storage": "10Gi"}, **source}}  # fmt: skip
+
+
+@pytest.mark.parametrize("in_tree", [False, True])
+def test_a_volume_a_hand_written_pv_uses_is_refused_and_nothing_is_written(in_tree: bool) -> None:
+    registrar, volumes, kube = world({"k8s-pv": "data"})
+    kube.add(hand_written_pv("legacy-db", in_tree=in_tree))
+    outcome = registrar.register(VOL)
+    assert outcome.result == "conflict"
+    assert volumes.tags(VOL)["k8s-pv-status"] == "error: k8s-pv: volume is used by PV legacy-db"
+    assert "ebs.csi.aws.com/cluster" not in volumes.tags(VOL)
+    assert [verb for verb, *_ in kube.requests] == ["list"]
+    assert kube.names("PersistentVolume") == ["legacy-db"]
+    assert kube.names("PersistentVolumeClaim") == []
+
+
+def test_a_rename_never_makes_a_second_pv() -> None:
+    registrar, volumes, kube = world({"k8s-pv": "data"})
+    registrar.register(VOL)
+    volumes.retag(VOL, **{"k8s-pv": "renamed"})
+    outcome = registrar.register(VOL)
+    assert outcome.result == "conflict"
+    assert volumes.tags(VOL)["k8s-pv-status"] == (
+        "error: k8s-pv: already registered as PV data; untag it, or delete the old unbound PV"
+    )
+    assert kube.names("PersistentVolume") == ["data"]
+
+
+def test_a_hand_written_pv_of_another_volume_is_no_obstacle() -> None:
+    registrar, _, kube = world({"k8s-pv": "data"})
+    kube.add(hand_written_pv("other", "vol-0000000000000000b"))
+    assert registrar.register(VOL).result == "registered"
+
+
+def test_the_same_registration_again_is_unchanged() -> None:
+    registrar, _, _ = world({"k8s-pv": "data"})
+    registrar.register(VOL)
+    assert registrar.register(VOL).result == "unchanged"
+
+
+def test_reconcile_reports_a_rename_as_drift_and_says_it_on_the_volume() -> None:
+    registrar, volumes, kube = world({"k8s-pv": "data"})
+    registrar.register(VOL)
+    volumes.retag(VOL, **{"k8s-pv": "renamed"})
+    rows = Reconciler(SETTINGS, volumes, FakeClusters(prod=kube)).sweep("prod")
+    assert [(r.action, r.pv, r.detail) for r in rows] == [
+        ("drift", "data",
+         "already registered as PV data; untag it, or delete the old unbound PV"),
+    ]  # fmt: skip
+    assert volumes.tags(VOL)["k8s-pv-status"].startswith("error: k8s-pv: already registered")
+    assert kube.names("PersistentVolume") == ["data"]
+
+
+def test_reconcile_refuses_a_volume_a_hand_written_pv_uses() -> None:
+    _, volumes, kube = world({"k8s-pv": "data"})
+    kube.add(hand_written_pv("legacy-db"))
+    rows = Reconciler(SETTINGS, volumes, FakeClusters(prod=kube)).sweep("prod")
+    assert [(r.action, r.pv) for r in rows] == [("conflict", "legacy-db")]
+    assert volumes.tags(VOL)["k8s-pv-status"] == "error: k8s-pv: volume is used by PV legacy-db"
+    assert kube.names("PersistentVolume") == ["legacy-db"]
+    again = Reconciler(SETTINGS, volumes, FakeClusters(prod=kube)).sweep("prod")
+    assert [r.action for r in again] == ["conflict"]
+    assert len(volumes.writes) == 1  # the second sweep finds the status current
+
+
+@pytest.mark.parametrize(
+    ("holders", "expected"),
+    [
+        ([], None),
+        ([("data", True)], None),
+        ([("old", True)], "already registered as PV old; untag it, or delete the old unbound PV"),
+        ([("data", True), ("hand", False)], "volume is used by PV hand"),
+        ([("hand", False)], "volume is used by PV hand"),
+    ],
+)
+def test_second_pv_rule(holders: list[tuple[str, bool]], expected: str | None) -> None:
+    assert second_pv_rule("data", holders) == expected
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ({"csi": {"driver": "ebs.csi.eks.amazonaws.com", "volumeHandle": VOL}}, VOL),
+        ({"awsElasticBlockStore": {"volumeID": VOL}}, VOL),
+        ({"awsElasticBlockStore": {"volumeID": f"aws://us-east-1a/{VOL}"}}, VOL),
+        ({"nfs": {"server": "x", "path": "/"}}, None),
+    ],
+)
+def test_ebs_volume_of_any_pv(spec: dict[str, Any], expected: str | None) -> None:
+    assert ebs_volume_of({"metadata": {"name": "p"}, "spec": spec}) == expected

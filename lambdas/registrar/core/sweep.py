@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -10,7 +10,16 @@ from registrar.core import tags as t
 from registrar.core.errors import InvalidInputError
 from registrar.core.events import Ignored
 from registrar.core.models import Manifest, VolumeFacts
-from registrar.core.objects import ObjectKey, conflict_reason, is_ours, key_of, volume_of
+from registrar.core.objects import (
+    Holder,
+    ObjectKey,
+    conflict_reason,
+    ebs_volume_of,
+    is_ours,
+    key_of,
+    second_pv_rule,
+    volume_of,
+)
 from registrar.core.planner import Plan, plan_volume, registered_status
 from registrar.core.settings import Settings
 from registrar.core.status import error_status, status_is_current, status_tags
@@ -43,23 +52,49 @@ class Row:
     orphan: Manifest | None = field(default=None, repr=False, compare=False)
 
 
+def split_pvs(pvs: Iterable[Manifest]) -> tuple[list[Manifest], dict[str, str]]:
+    """Our PVs, and the volume -> name of every other PV on an EBS volume (all a sweep needs
+    of PVs that are not ours, so a listing of every PV holds only that much of them)."""
+    ours: list[Manifest] = []
+    foreign: dict[str, str] = {}
+    for pv in pvs:
+        if is_ours(pv):
+            ours.append(pv)
+            continue
+        volume_id = ebs_volume_of(pv)
+        if volume_id:
+            foreign.setdefault(volume_id, str(pv["metadata"]["name"]))
+    return ours, foreign
+
+
 def plan_sweep(
     volumes: Iterable[VolumeFacts],
     pvs: Iterable[Manifest],
     pvcs: Iterable[Manifest],
     settings: Settings,
     cluster: str,
+    *,
+    foreign: Mapping[str, str] | None = None,
 ) -> list[Row]:
-    """Every tagged volume of `cluster` and every PV of ours there, compared without I/O."""
+    """Every tagged volume of `cluster` and every PV of ours there, compared without I/O.
+    `foreign` maps volumes to the PV (not ours) that uses them: one volume, one PV."""
     known: dict[ObjectKey, Manifest] = {key_of(o): o for o in [*pvs, *pvcs] if is_ours(o)}
-    ours_by_volume = {
-        volume_of(o): o for o in known.values() if o["kind"] == "PersistentVolume"
-    }
+    ours_by_volume: dict[str | None, Manifest] = {}
+    holders: dict[str, list[Holder]] = {}
+    for obj in known.values():
+        if obj["kind"] == "PersistentVolume":
+            volume_id = volume_of(obj)
+            ours_by_volume[volume_id] = obj
+            holders.setdefault(str(volume_id), []).append((_name(obj), True))
+    for volume_id, name in (foreign or {}).items():
+        holders.setdefault(volume_id, []).append((name, False))
     rows: list[Row] = []
     tagged: set[str] = set()
     for facts in volumes:
         tagged.add(facts.volume_id)
         row = _volume_row(facts, known, ours_by_volume.get(facts.volume_id), settings, cluster)
+        if row is not None and row.plan is not None:
+            row = _one_pv(row, facts, holders.get(facts.volume_id, []), settings)
         if row is not None:
             rows.append(row)
     for volume_id, pv in sorted(ours_by_volume.items(), key=lambda item: str(item[0])):
@@ -102,6 +137,18 @@ def _volume_row(
         if reason is not None:
             return _with(row, "drift", _drift(item, obj, reason))
     return _with(row, "status", "status tag out of date", status) if status else row
+
+
+def _one_pv(row: Row, facts: VolumeFacts, holders: list[Holder], settings: Settings) -> Row:
+    """A volume another PV already uses gets no PV of its own: a rename of ours is drift, a PV
+    written by hand a conflict; either way the volume says why."""
+    taken = second_pv_rule(row.pv, holders)
+    if taken is None:
+        return row
+    other = next(name for name, _ in holders if name != row.pv)
+    action: RowAction = "drift" if all(ours for _, ours in holders) else "conflict"
+    status = _changed(facts, error_status(f"{t.PV_TAG}: {taken}"), row.cluster, settings)
+    return Row(row.volume_id, row.cluster, other, row.pvc, action, taken, status=status)
 
 
 def _orphan_row(volume_id: str, pv: Manifest, cluster: str) -> Row:

@@ -62,9 +62,10 @@ class KubePort(Protocol):
     def delete(self, kind: Kind, name: str, namespace: str | None = None) -> None: ...
 
     def list(
-        self, kind: Kind, label_selector: str, namespace: str | None = None
+        self, kind: Kind, label_selector: str = "", namespace: str | None = None
     ) -> Iterator[Manifest]:
-        """Every object matching the selector, following `continue` tokens."""
+        """Every object matching the selector (all of them without one), following `continue`
+        tokens; yielded page by page, so a caller that filters holds only what it keeps."""
         ...
 
     def record_event(

@@ -12,7 +12,7 @@ from registrar.core.models import Manifest
 from registrar.core.objects import ObjectKey, key_of
 from registrar.core.settings import Settings
 from registrar.core.status import error_status, status_tags, unmanaged_status
-from registrar.core.sweep import WRITES, Row, plan_sweep
+from registrar.core.sweep import WRITES, Row, plan_sweep, split_pvs
 from registrar.engine.applier import apply_plan
 from registrar.engine.lifecycle import UNTAGGED, VOLUME_DELETED, settle_orphan
 from registrar.engine.ports import (
@@ -61,13 +61,15 @@ class Reconciler:
         """The plan for one cluster; carried out unless `dry_run`. Rows say what was done."""
         kube = self._clusters.kube_for(cluster)
         volumes = list(progress(self._volumes.tagged_volumes(), "tagged volumes"))
-        pvs = list(progress(kube.list("PersistentVolume", t.MANAGED_SELECTOR), "PVs"))
+        # Every PV, not only ours: one volume, one PV. Of the others only a name is kept.
+        pvs, foreign = split_pvs(progress(kube.list("PersistentVolume"), "PVs"))
         pvcs = list(progress(kube.list("PersistentVolumeClaim", t.MANAGED_SELECTOR), "PVCs"))
-        rows = self._resolve_orphans(plan_sweep(volumes, pvs, pvcs, self._settings, cluster))
+        planned = plan_sweep(volumes, pvs, pvcs, self._settings, cluster, foreign=foreign)
+        rows = self._resolve_orphans(planned)
         if dry_run:
             return rows
         known = {key_of(o): o for o in [*pvs, *pvcs]}
-        todo = [row for row in rows if row.action in WRITES]
+        todo = [row for row in rows if row.action in WRITES or row.status is not None]
         done = {id(row): self._carry_out(row, kube, known)
                 for row in progress(todo, "repairs", len(todo))}
         return [done.get(id(row), row) for row in rows]

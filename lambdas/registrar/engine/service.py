@@ -23,6 +23,7 @@ from registrar.core.events import (
     VolumeEvent,
 )
 from registrar.core.models import VolumeFacts
+from registrar.core.objects import second_pv_rule
 from registrar.core.planner import Plan, plan_volume, registered_status
 from registrar.core.settings import Settings
 from registrar.core.status import (
@@ -33,7 +34,7 @@ from registrar.core.status import (
     unmanaged_status,
 )
 from registrar.engine.applier import ObjectResult, apply_plan
-from registrar.engine.lifecycle import UNTAGGED, VOLUME_DELETED, pvs_of, settle_orphan
+from registrar.engine.lifecycle import UNTAGGED, VOLUME_DELETED, holders, pvs_of, settle_orphan
 from registrar.engine.ports import (
     ClusterConnector,
     IdentityLookup,
@@ -233,7 +234,11 @@ class Registrar:
         if plan.cluster is None:
             error = InvalidInputError(t.CLUSTER_TAG, "no tag and no default cluster")
             return self._reject(facts, error)
-        result = apply_plan(plan, self._clusters.kube_for(plan.cluster))
+        kube = self._clusters.kube_for(plan.cluster)
+        taken = second_pv_rule(plan.pv_name, holders(kube, facts.volume_id))
+        if taken is not None:  # one volume, one PV: nothing is written to the cluster
+            return self._reject(facts, InvalidInputError(t.PV_TAG, taken), "conflict")
+        result = apply_plan(plan, kube)
         conflict = result.conflict
         if conflict is not None:
             detail = f"{conflict.ref} {conflict.reason}"
@@ -246,13 +251,15 @@ class Registrar:
         log.info(outcome, extra={"volume_id": facts.volume_id, "status": status})
         return Outcome(facts.volume_id, outcome, status, result.objects)
 
-    def _reject(self, facts: VolumeFacts, error: InvalidInputError) -> Outcome:
+    def _reject(
+        self, facts: VolumeFacts, error: InvalidInputError, result: Result = "invalid"
+    ) -> Outcome:
         log.warning(
-            "invalid input",
+            "invalid input" if result == "invalid" else result,
             extra={"volume_id": facts.volume_id, "tag": error.field, "rule": error.rule},
         )
         self._write_status(facts, error_status(str(error)), None)
-        return Outcome(facts.volume_id, "invalid", str(error))
+        return Outcome(facts.volume_id, result, str(error))
 
     def _write_status(self, facts: VolumeFacts, status: str, cluster: str | None) -> None:
         """Skip the write when the volume already says exactly this (duplicate events)."""
