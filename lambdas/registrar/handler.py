@@ -31,6 +31,7 @@ OUTCOME_METRICS = {
     "ignored": "Ignored",
     "invalid": "InvalidInput",
     "conflict": "Conflict",
+    "refused": "ClusterRefused",
     "released": "Released",
     "reconciled": "Reconciled",
     "failed": "RegistrationFailed",

@@ -7,6 +7,15 @@ from typing import Any
 
 import pytest
 
+from devcluster import eventfactory as ef
+from registrar.core.errors import (
+    ForbiddenError,
+    RegistrarError,
+    RejectedError,
+    TransientError,
+    UnauthorizedError,
+)
+from registrar.core.events import parse_event
 from registrar.core.objects import ebs_volume_of, second_pv_rule
 from registrar.core.settings import Settings
 from registrar.core.status import status_is_current, status_tags
@@ -193,3 +202,103 @@ def test_second_pv_rule(holders: list[tuple[str, bool]], expected: str | None) -
 )
 def test_ebs_volume_of_any_pv(spec: dict[str, Any], expected: str | None) -> None:
     assert ebs_volume_of({"metadata": {"name": "p"}, "spec": spec}) == expected
+
+
+# --- the error policy (README: Errors) --------------------------------------------------------
+
+
+def test_a_missing_namespace_settles_the_volume_and_leaves_the_pv_pre_bound() -> None:
+    registrar, volumes, kube = world({"k8s-pv": "data", "k8s-pvc": "shop/data"})
+    outcome = registrar.register(VOL)
+    assert outcome.result == "refused"
+    assert volumes.tags(VOL)["k8s-pv-status"] == 'error: k8s-pvc: namespace "shop" does not exist'
+    assert "ebs.csi.aws.com/cluster" not in volumes.tags(VOL)
+    pv = kube.get("PersistentVolume", "data")
+    assert pv["spec"]["claimRef"] == {"namespace": "shop", "name": "data"}
+    assert [o.line() for o in outcome.objects] == [
+        "created pv/data", 'failed pvc/shop/data: namespace "shop" does not exist',
+    ]
+
+
+def test_reconcile_completes_the_registration_once_the_namespace_exists() -> None:
+    registrar, volumes, kube = world({"k8s-pv": "data", "k8s-pvc": "shop/data"})
+    registrar.register(VOL)
+    reconciler = Reconciler(SETTINGS, volumes, FakeClusters(prod=kube))
+    assert [r.action for r in reconciler.sweep("prod")] == ["refused"]
+    assert len(volumes.writes) == 1  # still missing: the status is already the news
+    kube.namespaces.add("shop")
+    assert [r.action for r in reconciler.sweep("prod")] == ["create"]
+    assert kube.names("PersistentVolumeClaim") == ["data"]
+    assert volumes.tags(VOL)["k8s-pv-status"] == "registered prod/data -> shop/data"
+    assert volumes.tags(VOL)["ebs.csi.aws.com/cluster"] == "true"
+
+
+@pytest.mark.parametrize(
+    ("verb", "kind", "error", "status"),
+    [
+        ("create", "PersistentVolumeClaim", ForbiddenError("RBAC refused verb 'create'"),
+         "error: k8s-pvc: the registrar may not write it (403, check k8s/rbac.yaml): "
+         "RBAC refused verb 'create'"),
+        ("create", "PersistentVolume", RejectedError("persistentvolumes", "spec.csi: Invalid"),
+         "error: k8s-pv: rejected by the API server: spec.csi: Invalid"),
+        ("create", "PersistentVolume", UnauthorizedError("401"),
+         "error: k8s-pv: the cluster refused the registrar's credentials (401, check its "
+         "access entry)"),
+        ("list", "PersistentVolume", ForbiddenError("RBAC refused verb 'list'"),
+         "error: k8s-cluster: prod: RBAC refused verb 'list'"),
+    ],
+)  # fmt: skip
+def test_what_no_retry_can_fix_settles_the_volume(
+    verb: str, kind: str, error: RegistrarError, status: str
+) -> None:
+    registrar, volumes, kube = world({"k8s-pv": "data"})
+    kube.fail_on(verb, kind, error)
+    outcomes = registrar.handle(parse_event(ef.create_volume(VOL, {"k8s-pv": "data"})))
+    assert [o.result for o in outcomes] == ["refused"]
+    assert volumes.tags(VOL)["k8s-pv-status"] == status
+    if kind == "PersistentVolume" and verb == "create":
+        assert kube.names("PersistentVolumeClaim") == []  # the claim is never tried
+
+
+def test_what_a_retry_can_fix_raises() -> None:
+    registrar, volumes, kube = world({"k8s-pv": "data"})
+    kube.fail_on("create", "PersistentVolumeClaim", TransientError("HTTP 503"))
+    with pytest.raises(TransientError):
+        registrar.handle(parse_event(ef.create_volume(VOL, {"k8s-pv": "data"})))
+    assert volumes.writes == []
+    kube.heal()
+    assert registrar.register(VOL).result == "registered"
+
+
+def test_one_failing_volume_never_stops_the_sweep() -> None:
+    others = [facts(f"vol-000000000000000{i}", tags={"k8s-pv": f"ok-{i}"}) for i in range(1, 4)]
+    bad = facts(VOL, tags={"k8s-pv": "data", "k8s-pvc": "shop/data"})
+    volumes = FakeVolumes(bad, *others)
+    kube = FakeKube()
+    registrar = Registrar(SETTINGS, volumes, FakeClusters(prod=kube))
+    outcome = registrar.reconcile("prod")
+    assert outcome.detail == "prod: 3 create, 1 refused"
+    assert kube.names("PersistentVolumeClaim") == ["ok-1", "ok-2", "ok-3"]
+
+
+def test_a_transient_failure_is_one_failed_row_and_the_sweep_goes_on() -> None:
+    first = facts("vol-0000000000000001", tags={"k8s-pv": "first"})
+    second = facts("vol-0000000000000002", tags={"k8s-pv": "second"})
+    volumes = FakeVolumes(first, second)
+    kube = FlakyKube(fail_for="first")
+    rows = Reconciler(SETTINGS, volumes, FakeClusters(prod=kube)).sweep("prod")
+    assert [(r.pv, r.action) for r in rows] == [("first", "failed"), ("second", "create")]
+    assert "vol-0000000000000001" not in {v for v, _ in volumes.writes}
+
+
+class FlakyKube(FakeKube):
+    """Answers 503 to the creation of one PV."""
+
+    def __init__(self, fail_for: str) -> None:
+        super().__init__()
+        self._fail_for = fail_for
+
+    def create(self, manifest: Any) -> Any:
+        if manifest["metadata"]["name"] == self._fail_for:
+            raise TransientError("HTTP 503")
+        return super().create(manifest)

@@ -5,6 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from registrar.core import tags as t
+from registrar.core.errors import (
+    ForbiddenError,
+    NotFoundError,
+    RegistrarError,
+    RejectedError,
+    UnauthorizedError,
+)
 
 REGISTERED = "registered "
 
@@ -26,6 +33,19 @@ def registered_cluster(status: str) -> str | None:
     if not status.startswith(REGISTERED):
         return None
     return status[len(REGISTERED) :].split("/", 1)[0] or None
+
+
+def refusal_reason(kind: str, namespace: str | None, error: RegistrarError) -> str:
+    """What a volume says when the API server refused one of its objects for good."""
+    if isinstance(error, NotFoundError) and kind == "PersistentVolumeClaim" and namespace:
+        return f'namespace "{namespace}" does not exist'  # a create's 404: no such namespace
+    if isinstance(error, ForbiddenError):
+        return f"the registrar may not write it (403, check k8s/rbac.yaml): {error}"
+    if isinstance(error, RejectedError):
+        return f"rejected by the API server: {error.reason}"
+    if isinstance(error, UnauthorizedError):
+        return "the cluster refused the registrar's credentials (401, check its access entry)"
+    return str(error)
 
 
 def error_status(reason: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from registrar.core import tags as t
@@ -34,6 +34,8 @@ RowAction = Literal[
     "orphan",
     "unmanaged",
     "unverified",
+    "refused",
+    "failed",
 ]
 # What a row asks of the executor; the others are only reported.
 WRITES: frozenset[RowAction] = frozenset({"create", "status", "invalid", "orphan"})
@@ -50,6 +52,8 @@ class Row:
     plan: Plan | None = field(default=None, repr=False, compare=False)
     status: str | None = None  # the status tag to write, when the volume's is not it
     orphan: Manifest | None = field(default=None, repr=False, compare=False)
+    # The volume's tags when listed: a refusal writes its status only when it is news.
+    tags: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
 
 def split_pvs(pvs: Iterable[Manifest]) -> tuple[list[Manifest], dict[str, str]]:
@@ -126,7 +130,8 @@ def _volume_row(
             return None
         moved = f"now targets cluster {planned.cluster}; this PV is kept"
         return Row(facts.volume_id, cluster, _name(our_pv), pvc_ref, "drift", moved)
-    row = Row(facts.volume_id, cluster, planned.pv_name, pvc_ref, "in-sync", plan=planned)
+    row = Row(facts.volume_id, cluster, planned.pv_name, pvc_ref, "in-sync", plan=planned,
+              tags=facts.tags)  # fmt: skip
     status = _changed(facts, registered_status(planned), cluster, settings)
     pairs = [(item, known.get(key_of(item))) for item in planned.items]
     for index, (item, obj) in enumerate(pairs):
@@ -170,7 +175,7 @@ def _drift(desired: Manifest, existing: Manifest, reason: str) -> str:
 
 
 def _with(row: Row, action: RowAction, detail: str, status: str | None = None) -> Row:
-    return Row(row.volume_id, row.cluster, row.pv, row.pvc, action, detail, row.plan, status)
+    return replace(row, action=action, detail=detail, status=status)
 
 
 def _changed(facts: VolumeFacts, status: str, cluster: str, settings: Settings) -> str | None:

@@ -8,10 +8,11 @@ from dataclasses import replace
 from typing import Protocol, TypeVar
 
 from registrar.core import tags as t
+from registrar.core.errors import RegistrarError
 from registrar.core.models import Manifest
 from registrar.core.objects import ObjectKey, key_of
 from registrar.core.settings import Settings
-from registrar.core.status import error_status, status_tags, unmanaged_status
+from registrar.core.status import error_status, status_is_current, status_tags, unmanaged_status
 from registrar.core.sweep import WRITES, Row, plan_sweep, split_pvs
 from registrar.engine.applier import apply_plan
 from registrar.engine.lifecycle import UNTAGGED, VOLUME_DELETED, settle_orphan
@@ -70,9 +71,18 @@ class Reconciler:
             return rows
         known = {key_of(o): o for o in [*pvs, *pvcs]}
         todo = [row for row in rows if row.action in WRITES or row.status is not None]
-        done = {id(row): self._carry_out(row, kube, known)
+        done = {id(row): self._carry_out_safely(row, kube, known)
                 for row in progress(todo, "repairs", len(todo))}
         return [done.get(id(row), row) for row in rows]
+
+    def _carry_out_safely(self, row: Row, kube: KubePort, known: dict[ObjectKey, Manifest]) -> Row:
+        """One failing volume never stops a sweep: its row says why, and the next run retries."""
+        try:
+            return self._carry_out(row, kube, known)
+        except RegistrarError as error:
+            log.error("sweep row failed", extra={"volume_id": row.volume_id, "error": str(error),
+                                                 "retryable": error.retryable})  # fmt: skip
+            return replace(row, action="failed", detail=str(error))
 
     def _resolve_orphans(self, rows: list[Row]) -> list[Row]:
         """One batched DescribeVolumes tells a deleted volume from an untagged one."""
@@ -91,6 +101,14 @@ class Reconciler:
             if not self._verified(row, known):
                 return self._unverified(row)
             result = apply_plan(row.plan, kube, known)
+            failure = result.failure
+            if failure is not None:
+                field = t.PVC_TAG if failure.kind == "PersistentVolumeClaim" else t.PV_TAG
+                status = error_status(f"{field}: {failure.reason}")
+                tags = status_tags(status, row.cluster, self._settings.csi_driver)
+                if not status_is_current(row.tags, tags):
+                    self._volumes.write_status(row.volume_id, tags)
+                return replace(row, action="refused", detail=status, status=None)
             conflict = result.conflict
             if conflict is not None:
                 return replace(row, action="conflict", detail=f"{conflict.ref} {conflict.reason}")

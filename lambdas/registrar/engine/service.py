@@ -47,7 +47,15 @@ from registrar.engine.reconcile import Reconciler
 log = logging.getLogger(__name__)
 
 Result = Literal[
-    "registered", "unchanged", "ignored", "invalid", "conflict", "released", "reconciled", "failed"
+    "registered",
+    "unchanged",
+    "ignored",
+    "invalid",
+    "conflict",
+    "refused",
+    "released",
+    "reconciled",
+    "failed",
 ]
 
 
@@ -234,11 +242,20 @@ class Registrar:
         if plan.cluster is None:
             error = InvalidInputError(t.CLUSTER_TAG, "no tag and no default cluster")
             return self._reject(facts, error)
-        kube = self._clusters.kube_for(plan.cluster)
-        taken = second_pv_rule(plan.pv_name, holders(kube, facts.volume_id))
+        try:
+            kube = self._clusters.kube_for(plan.cluster)
+            taken = second_pv_rule(plan.pv_name, holders(kube, facts.volume_id))
+        except RegistrarError as error:
+            if error.retryable:
+                raise
+            return self._refused(facts, f"{t.CLUSTER_TAG}: {plan.cluster}: {error}")
         if taken is not None:  # one volume, one PV: nothing is written to the cluster
             return self._reject(facts, InvalidInputError(t.PV_TAG, taken), "conflict")
         result = apply_plan(plan, kube)
+        failure = result.failure
+        if failure is not None:
+            field = t.PVC_TAG if failure.kind == "PersistentVolumeClaim" else t.PV_TAG
+            return self._refused(facts, f"{field}: {failure.reason}", result.objects)
         conflict = result.conflict
         if conflict is not None:
             detail = f"{conflict.ref} {conflict.reason}"
@@ -250,6 +267,16 @@ class Registrar:
         outcome: Result = "registered" if result.created else "unchanged"
         log.info(outcome, extra={"volume_id": facts.volume_id, "status": status})
         return Outcome(facts.volume_id, outcome, status, result.objects)
+
+    def _refused(
+        self, facts: VolumeFacts, reason: str, objects: tuple[ObjectResult, ...] = ()
+    ) -> Outcome:
+        """The cluster refused for good (404, 403, 401, 400/422): a retry cannot help, so the
+        volume says why and the event is settled; what was created stays (README: Errors)."""
+        log.error("refused", extra={"volume_id": facts.volume_id, "reason": reason,
+                                    "retryable": False})  # fmt: skip
+        self._write_status(facts, error_status(reason), None)
+        return Outcome(facts.volume_id, "refused", reason, objects)
 
     def _reject(
         self, facts: VolumeFacts, error: InvalidInputError, result: Result = "invalid"
