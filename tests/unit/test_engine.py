@@ -3,6 +3,7 @@ README's error policy and the one-volume-one-PV rule."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -302,3 +303,93 @@ class FlakyKube(FakeKube):
         if manifest["metadata"]["name"] == self._fail_for:
             raise TransientError("HTTP 503")
         return super().create(manifest)
+
+
+# --- the writer of every input tag (REGISTRAR_ALLOWED_PRINCIPALS) -------------------------------
+
+ADMIN = "arn:aws:iam::111122223333:role/PlatformAdmin"  # the samples' session issuer
+EVE = "arn:aws:iam::111122223333:user/eve"
+GUARDED = Settings(default_cluster="prod", allowed_clusters=("prod",), allowed_principals=(ADMIN,),
+                   unverified_events="cloudtrail")  # fmt: skip
+
+
+class FakeIdentities:
+    """IdentityLookup: the last writer of each key, as CloudTrail would tell."""
+
+    def __init__(self, **writers: str) -> None:
+        self.writers = {key.replace("_", "-"): (arn,) for key, arn in writers.items()}
+        self.asked: list[list[str]] = []
+
+    def who_set(self, volume_id: str, keys: Any) -> dict[str, tuple[str, ...]]:
+        self.asked.append(sorted(keys))
+        return {k: v for k, v in self.writers.items() if k in keys}
+
+
+def guarded(tags: dict[str, str], identities: FakeIdentities | None,
+            settings: Settings = GUARDED) -> tuple[Registrar, FakeVolumes, FakeKube]:  # fmt: skip
+    volumes = FakeVolumes(facts(VOL, tags=tags))
+    kube = FakeKube(("default", "shop", "finance"))
+    return Registrar(settings, volumes, FakeClusters(prod=kube), identities), volumes, kube
+
+
+def by(arn: str, event: dict[str, Any]) -> dict[str, Any]:
+    event["detail"]["userIdentity"] = {"type": "IAMUser", "arn": arn}
+    return event
+
+
+def test_a_claim_changed_by_someone_not_allowed_is_refused_on_a_tag_change() -> None:
+    tags = {"k8s-pv": "ledger", "k8s-pvc": "finance/ledger"}
+    identities = FakeIdentities(k8s_pv=ADMIN, k8s_pvc=EVE)
+    registrar, volumes, kube = guarded(tags, identities)
+    event = parse_event(ef.tag_change(VOL, tags, ["k8s-pvc"]))
+    assert [o.result for o in registrar.handle(event)] == ["invalid"]
+    assert volumes.tags(VOL)["k8s-pv-status"] == f"error: principal: '{EVE}' may not set k8s-pvc"
+    assert kube.requests == []
+    assert identities.asked == [["k8s-pv", "k8s-pvc"]]
+
+
+def test_an_allowed_callers_tagging_still_checks_who_set_the_other_keys() -> None:
+    tags = {"k8s-pv": "ledger", "k8s-pvc": "finance/ledger", "k8s-fstype": "xfs"}
+    identities = FakeIdentities(k8s_pv=ADMIN, k8s_pvc=EVE)
+    registrar, volumes, kube = guarded(tags, identities)
+    event = parse_event(ef.create_tags([VOL], {"k8s-fstype": "xfs"}))
+    assert [o.result for o in registrar.handle(event)] == ["invalid"]
+    assert "may not set k8s-pvc" in volumes.tags(VOL)["k8s-pv-status"]
+    assert identities.asked == [["k8s-pv", "k8s-pvc"]]  # k8s-fstype: this event's caller
+    assert kube.requests == []
+
+
+def test_a_key_no_record_names_a_writer_for_is_refused() -> None:
+    tags = {"k8s-pv": "ledger", "k8s-pvc": "finance/ledger"}
+    registrar, volumes, _ = guarded(tags, FakeIdentities(k8s_pv=ADMIN))
+    event = parse_event(ef.tag_change(VOL, tags, ["k8s-pvc"]))
+    assert [o.result for o in registrar.handle(event)] == ["invalid"]
+    assert volumes.tags(VOL)["k8s-pv-status"] == (
+        "error: principal: an unknown caller may not set k8s-pvc"
+    )
+
+
+def test_every_key_set_by_allowed_principals_registers() -> None:
+    tags = {"k8s-pv": "ledger", "k8s-pvc": "finance/ledger"}
+    registrar, _, kube = guarded(tags, FakeIdentities(k8s_pv=ADMIN, k8s_pvc=ADMIN))
+    event = parse_event(ef.tag_change(VOL, tags, ["k8s-pvc"]))
+    assert [o.result for o in registrar.handle(event)] == ["registered"]
+    assert kube.names("PersistentVolumeClaim") == ["ledger"]
+
+
+def test_the_callers_own_keys_are_checked_without_cloudtrail() -> None:
+    tags = {"k8s-pv": "ledger", "k8s-pvc": "finance/ledger"}
+    registrar, volumes, _ = guarded(tags, None, replace(GUARDED, unverified_events="refuse"))
+    event = parse_event(by(EVE, ef.create_tags([VOL], {"k8s-pvc": "finance/ledger"})))
+    assert [o.result for o in registrar.handle(event)] == ["invalid"]
+    assert volumes.tags(VOL)["k8s-pv-status"] == f"error: principal: '{EVE}' may not set k8s-pvc"
+
+
+def test_a_sweep_registers_a_new_volume_only_when_every_writer_is_allowed() -> None:
+    tags = {"k8s-pv": "ledger", "k8s-pvc": "finance/ledger"}
+    for writers, action in [({"k8s_pv": ADMIN, "k8s_pvc": EVE}, "invalid"),
+                            ({"k8s_pv": ADMIN, "k8s_pvc": ADMIN}, "create")]:  # fmt: skip
+        _, volumes, kube = guarded(tags, FakeIdentities(**writers))
+        rows = Reconciler(GUARDED, volumes, FakeClusters(prod=kube),
+                          FakeIdentities(**writers)).sweep("prod")  # fmt: skip
+        assert [r.action for r in rows] == [action]

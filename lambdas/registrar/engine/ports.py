@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
 from registrar.core.models import ClusterInfo, Kind, Manifest, VolumeFacts
@@ -31,8 +31,9 @@ class VolumeTagger(Protocol):
 
 
 class IdentityLookup(Protocol):
-    def who_tagged(self, volume_id: str) -> tuple[str, ...]:
-        """The ARNs of whoever last set the volume's `k8s-pv` tag; () when unknown."""
+    def who_set(self, volume_id: str, keys: Collection[str]) -> Mapping[str, tuple[str, ...]]:
+        """For each tag key, the ARNs of whoever last set it on the volume; a key with no
+        record is missing from the answer."""
         ...
 
 

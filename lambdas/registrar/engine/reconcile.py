@@ -136,7 +136,9 @@ class Reconciler:
             return True
         if self._identities is None:
             return False
-        return self._settings.principal_allowed(self._identities.who_tagged(row.volume_id))
+        keys = sorted(t.INPUT_TAGS & row.tags.keys()) or [t.PV_TAG]
+        writers = self._identities.who_set(row.volume_id, keys)
+        return all(self._settings.principal_allowed(tuple(writers.get(k, ()))) for k in keys)
 
     def _unverified(self, row: Row) -> Row:
         if self._identities is None:

@@ -188,19 +188,30 @@ class Registrar:
         return Outcome(None, "reconciled", f"{cluster}: {summary}")
 
     def _settle_verified(self, event: VolumeEvent | Ignored, planned: Planned) -> Outcome:
-        """With REGISTRAR_ALLOWED_PRINCIPALS, only an allowed caller's tagging registers."""
+        """With REGISTRAR_ALLOWED_PRINCIPALS, every input tag on the volume must have been set
+        by an allowed principal: the event's caller for the keys it sets, CloudTrail's record
+        (`cloudtrail` mode) for the others. `refuse` mode can check only the event's own keys
+        (docs/deploy.md shows the IAM guard that closes that gap)."""
         if isinstance(planned, Ready) and self._settings.allowed_principals:
-            volume_id = planned.facts.volume_id
-            principals = event.principals if isinstance(event, VolumeCreated | TagsSet) else None
-            if principals is None:  # an EBS notification or a Tag Change names no caller
-                if self._identities is None:
-                    why = "the event names no caller; the CloudTrail event of the tagging decides"
-                    log.info("unverified", extra={"volume_id": volume_id, "reason": why})
-                    return Outcome(volume_id, "ignored", why)
-                principals = self._identities.who_tagged(volume_id)
-            if not self._settings.principal_allowed(principals):
-                error = InvalidInputError("principal", f"{_caller(principals)} may not register")
-                return self._reject(planned.facts, error)
+            facts = planned.facts
+            keys = sorted(t.INPUT_TAGS & facts.tags.keys())
+            writers: dict[str, tuple[str, ...]] = {}
+            if isinstance(event, VolumeCreated | TagsSet):
+                writers = {key: event.principals for key in keys if key in event.tags}
+            elif self._identities is None:  # an EBS notification or a Tag Change names no caller
+                why = "the event names no caller; the CloudTrail event of the tagging decides"
+                log.info("unverified", extra={"volume_id": facts.volume_id, "reason": why})
+                return Outcome(facts.volume_id, "ignored", why)
+            rest = [key for key in keys if key not in writers]
+            if rest and self._identities is not None:
+                found = self._identities.who_set(facts.volume_id, rest)
+                writers |= {key: tuple(found.get(key, ())) for key in rest}
+            for key in sorted(writers, key=lambda k: (k != t.PV_TAG, k)):
+                principals = writers[key]
+                if not self._settings.principal_allowed(principals):
+                    action = "register" if key == t.PV_TAG else f"set {key}"
+                    rule = f"{_caller(principals)} may not {action}"
+                    return self._reject(facts, InvalidInputError("principal", rule))
         return self._settle(planned)
 
     def _untag(self, volume_id: str) -> Outcome:
