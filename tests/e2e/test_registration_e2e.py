@@ -55,6 +55,9 @@ class LambdaContext:
     )
     aws_request_id: str = "7a1c2e9d-0000-4000-8000-000000000001"
 
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
 
 # --- fixtures -------------------------------------------------------------------------------
 

@@ -393,3 +393,29 @@ def test_a_sweep_registers_a_new_volume_only_when_every_writer_is_allowed() -> N
         rows = Reconciler(GUARDED, volumes, FakeClusters(prod=kube),
                           FakeIdentities(**writers)).sweep("prod")  # fmt: skip
         assert [r.action for r in rows] == [action]
+
+
+# --- a sweep inside the function's time ---------------------------------------------------------
+
+
+def test_a_sweep_stops_repairing_before_the_timeout_and_leaves_the_rest() -> None:
+    volumes = FakeVolumes(*[facts(f"vol-000000000000000{i}", tags={"k8s-pv": f"v-{i}"})
+                            for i in range(1, 5)])  # fmt: skip
+    kube = FakeKube()
+    left = iter([60.0, 30.0, 9.0, 5.0])
+    rows = Reconciler(SETTINGS, volumes, FakeClusters(prod=kube)).sweep(
+        "prod", remaining=lambda: next(left)
+    )
+    assert [r.action for r in rows] == ["create", "create", "deferred", "deferred"]
+    assert kube.names("PersistentVolume") == ["v-1", "v-2"]
+    rows = Reconciler(SETTINGS, volumes, FakeClusters(prod=kube)).sweep(
+        "prod", remaining=lambda: 60.0
+    )  # the next run drains the rest
+    assert sorted(r.action for r in rows) == ["create", "create", "in-sync", "in-sync"]
+
+
+def test_a_scheduled_reconcile_passes_the_remaining_time_on() -> None:
+    volumes = FakeVolumes(facts(VOL, tags={"k8s-pv": "data"}))
+    registrar = Registrar(SETTINGS, volumes, FakeClusters(prod=FakeKube()))
+    [outcome] = registrar.handle(parse_event(ef.scheduled()), remaining=lambda: 1.0)
+    assert outcome.detail == "prod: 1 deferred"

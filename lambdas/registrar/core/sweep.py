@@ -36,6 +36,7 @@ RowAction = Literal[
     "unverified",
     "refused",
     "failed",
+    "deferred",
 ]
 # What a row asks of the executor; the others are only reported.
 WRITES: frozenset[RowAction] = frozenset({"create", "status", "invalid", "orphan"})

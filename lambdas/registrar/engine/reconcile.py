@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Protocol, TypeVar
 
@@ -35,6 +35,14 @@ class Progress(Protocol):
         ...
 
 
+# Seconds left to the function's timeout (Lambda's context.get_remaining_time_in_millis).
+Remaining = Callable[[], float]
+# A sweep stops starting repairs with less than this left: one repair is a few requests at
+# REGISTRAR_KUBE_QPS plus a CreateTags, and the invocation must still log and return.
+SWEEP_MARGIN_S = 10.0
+DEFERRED = "left for the next run: the function's time is nearly up"
+
+
 def no_progress(items: Iterable[T], label: str, total: int | None = None) -> Iterable[T]:
     return items
 
@@ -57,9 +65,15 @@ class Reconciler:
         self._identities = identities
 
     def sweep(
-        self, cluster: str, *, dry_run: bool = False, progress: Progress = no_progress
+        self,
+        cluster: str,
+        *,
+        dry_run: bool = False,
+        progress: Progress = no_progress,
+        remaining: Remaining | None = None,
     ) -> list[Row]:
-        """The plan for one cluster; carried out unless `dry_run`. Rows say what was done."""
+        """The plan for one cluster; carried out unless `dry_run`. Rows say what was done.
+        With `remaining`, repairs stop cleanly before the timeout: the rest are `deferred`."""
         kube = self._clusters.kube_for(cluster)
         volumes = list(progress(self._volumes.tagged_volumes(), "tagged volumes"))
         # Every PV, not only ours: one volume, one PV. Of the others only a name is kept.
@@ -71,8 +85,12 @@ class Reconciler:
             return rows
         known = {key_of(o): o for o in [*pvs, *pvcs]}
         todo = [row for row in rows if row.action in WRITES or row.status is not None]
-        done = {id(row): self._carry_out_safely(row, kube, known)
-                for row in progress(todo, "repairs", len(todo))}
+        done: dict[int, Row] = {}
+        for row in progress(todo, "repairs", len(todo)):
+            if remaining is not None and remaining() < SWEEP_MARGIN_S:
+                done[id(row)] = replace(row, action="deferred", detail=DEFERRED)
+            else:
+                done[id(row)] = self._carry_out_safely(row, kube, known)
         return [done.get(id(row), row) for row in rows]
 
     def _carry_out_safely(self, row: Row, kube: KubePort, known: dict[ObjectKey, Manifest]) -> Row:

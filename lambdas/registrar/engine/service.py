@@ -42,7 +42,7 @@ from registrar.engine.ports import (
     VolumeReader,
     VolumeTagger,
 )
-from registrar.engine.reconcile import Reconciler
+from registrar.engine.reconcile import Reconciler, Remaining
 
 log = logging.getLogger(__name__)
 
@@ -161,10 +161,17 @@ class Registrar:
         self._clusters = clusters
         self._identities = identities  # CloudTrail's record, for events that name no caller
 
-    def handle(self, event: VolumeEvent | Ignored, cluster: str | None = None) -> list[Outcome]:
+    def handle(
+        self,
+        event: VolumeEvent | Ignored,
+        cluster: str | None = None,
+        *,
+        remaining: Remaining | None = None,
+    ) -> list[Outcome]:
         """Every volume of the event is tried; the first error is raised at the end."""
         if isinstance(event, ScheduledReconcile):
-            steps = [(None, partial(self.reconcile, name)) for name in self._settings.clusters]
+            steps = [(None, partial(self.reconcile, name, remaining=remaining))
+                     for name in self._settings.clusters]  # fmt: skip
             return _each(steps)
         if isinstance(event, VolumeDeleted):
             return _each([(event.volume_id, partial(self._release, event.volume_id, True))])
@@ -179,9 +186,9 @@ class Registrar:
         planned = plan_event(event, self._volumes, self._settings, cluster)
         return _each((_volume_of(p), partial(self._settle_verified, event, p)) for p in planned)
 
-    def reconcile(self, cluster: str) -> Outcome:
+    def reconcile(self, cluster: str, *, remaining: Remaining | None = None) -> Outcome:
         reconciler = Reconciler(self._settings, self._volumes, self._clusters, self._identities)
-        rows = reconciler.sweep(cluster)
+        rows = reconciler.sweep(cluster, remaining=remaining)
         counts = dict(Counter(str(row.action) for row in rows))
         summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "empty"
         log.info("reconciled", extra={"cluster": cluster, "rows": len(rows), **counts})
