@@ -30,6 +30,13 @@ def conflict_reason(desired: Manifest, existing: Manifest) -> str | None:
     return "differs in " + ", ".join(paths[:3]) + (" …" if len(paths) > 3 else "")
 
 
+def slim(obj: Manifest) -> Manifest:
+    """The object without `metadata.managedFields`, which a real API server adds (often the
+    largest part of a PV) and no comparison reads: what a sweep holds of each object."""
+    obj.get("metadata", {}).pop("managedFields", None)
+    return obj
+
+
 def is_ours(obj: Manifest) -> bool:
     labels = obj.get("metadata", {}).get("labels") or {}
     return bool(labels.get(t.MANAGED_BY_LABEL) == t.MANAGER)

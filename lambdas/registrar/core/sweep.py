@@ -18,6 +18,7 @@ from registrar.core.objects import (
     is_ours,
     key_of,
     second_pv_rule,
+    slim,
     volume_of,
 )
 from registrar.core.planner import Plan, plan_volume, registered_status
@@ -64,7 +65,7 @@ def split_pvs(pvs: Iterable[Manifest]) -> tuple[list[Manifest], dict[str, str]]:
     foreign: dict[str, str] = {}
     for pv in pvs:
         if is_ours(pv):
-            ours.append(pv)
+            ours.append(slim(pv))
             continue
         volume_id = ebs_volume_of(pv)
         if volume_id:
@@ -100,6 +101,8 @@ def plan_sweep(
         row = _volume_row(facts, known, ours_by_volume.get(facts.volume_id), settings, cluster)
         if row is not None and row.plan is not None:
             row = _one_pv(row, facts, holders.get(facts.volume_id, []), settings)
+        if row is not None and row.action not in WRITES and row.status is None:
+            row = replace(row, plan=None, tags={})  # a row only reported holds no objects
         if row is not None:
             rows.append(row)
     for volume_id, pv in sorted(ours_by_volume.items(), key=lambda item: str(item[0])):

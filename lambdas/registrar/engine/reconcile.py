@@ -10,7 +10,7 @@ from typing import Protocol, TypeVar
 from registrar.core import tags as t
 from registrar.core.errors import RegistrarError
 from registrar.core.models import Manifest
-from registrar.core.objects import ObjectKey, key_of
+from registrar.core.objects import ObjectKey, key_of, slim
 from registrar.core.settings import Settings
 from registrar.core.status import error_status, status_is_current, status_tags, unmanaged_status
 from registrar.core.sweep import WRITES, Row, plan_sweep, split_pvs
@@ -75,16 +75,20 @@ class Reconciler:
         """The plan for one cluster; carried out unless `dry_run`. Rows say what was done.
         With `remaining`, repairs stop cleanly before the timeout: the rest are `deferred`."""
         kube = self._clusters.kube_for(cluster)
-        volumes = list(progress(self._volumes.tagged_volumes(), "tagged volumes"))
-        # Every PV, not only ours: one volume, one PV. Of the others only a name is kept.
+        # Every PV, not only ours: one volume, one PV. Of the others only a name is kept, of
+        # ours what a comparison reads; the volumes stream through the planner page by page.
         pvs, foreign = split_pvs(progress(kube.list("PersistentVolume"), "PVs"))
-        pvcs = list(progress(kube.list("PersistentVolumeClaim", t.MANAGED_SELECTOR), "PVCs"))
+        claims = progress(kube.list("PersistentVolumeClaim", t.MANAGED_SELECTOR), "PVCs")
+        pvcs = [slim(claim) for claim in claims]
+        volumes = progress(self._volumes.tagged_volumes(), "tagged volumes")
         planned = plan_sweep(volumes, pvs, pvcs, self._settings, cluster, foreign=foreign)
         rows = self._resolve_orphans(planned)
         if dry_run:
             return rows
-        known = {key_of(o): o for o in [*pvs, *pvcs]}
         todo = [row for row in rows if row.action in WRITES or row.status is not None]
+        wanted = {key_of(item) for row in todo if row.plan is not None for item in row.plan.items}
+        known = {key_of(o): o for o in [*pvs, *pvcs] if key_of(o) in wanted}
+        del pvs, pvcs  # only the objects a repair compares stay
         done: dict[int, Row] = {}
         for row in progress(todo, "repairs", len(todo)):
             if remaining is not None and remaining() < SWEEP_MARGIN_S:
