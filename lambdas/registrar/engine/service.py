@@ -239,7 +239,8 @@ class Registrar:
                 objects += settle_orphan(kube, pv, deleted, self._settings)
                 if not deleted:
                     status = unmanaged_status(cluster, pv["metadata"]["name"], UNTAGGED)
-                    self._volumes.write_status(volume_id, status_tags(status, cluster, ""))
+                    tags = status_tags(status, cluster, self._settings.csi_driver)
+                    self._volumes.write_status(volume_id, tags)
         why = VOLUME_DELETED if deleted else UNTAGGED
         if not objects:
             return Outcome(volume_id, "ignored", f"{why}: no PV of ours for it")
