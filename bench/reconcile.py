@@ -56,7 +56,7 @@ sys.path[:0] = [sys.argv[1], sys.argv[1] + "/lambdas"]
 kind, url, ca, page = sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
 from botocore.config import Config
 from registrar.adapters.aws import CLIENT_CONFIG, Ec2Volumes
-from registrar.engine.applier import conflict_reason
+from registrar.core.objects import conflict_reason
 from registrar.core.errors import NotFoundError
 from registrar.adapters.kube_transport import RateLimit
 from registrar.adapters.kube import KubeGateway

@@ -70,6 +70,9 @@ class LambdaContext:
     )
     aws_request_id: str = "00000000-0000-4000-8000-000000000000"
 
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
 
 class DemoError(Exception):
     pass

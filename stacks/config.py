@@ -24,6 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "kubeBurst": 10,
     "allowedPrincipals": "",
     "unverifiedEvents": "refuse",
+    "allowedReclaimPolicies": "Retain",
     "reconcileSchedule": "rate(1 hour)",
     "reservedConcurrency": 5,
     "logRetentionDays": 30,
@@ -55,6 +56,7 @@ UNVERIFIED_EVENTS = ("refuse", "cloudtrail")
 # leave a self-managed driver's fields alone (creation fails on a conflict), OVERWRITE resets them
 # to the add-on's defaults; on update PRESERVE keeps fields edited on the cluster.
 RESOLVE_CONFLICTS = ("PRESERVE", "NONE", "OVERWRITE")
+RECLAIM_POLICIES = ("Retain", "Delete")
 CSI_POLICIES = {
     "v2": "AmazonEBSCSIDriverPolicyV2",
     "classic": "service-role/AmazonEBSCSIDriverPolicy",
@@ -146,6 +148,7 @@ class RegistrarConfig:
     kube_burst: int
     allowed_principals: str
     unverified_events: str
+    allowed_reclaim_policies: tuple[str, ...]
     reconcile_schedule: str
     reserved_concurrency: int
     log_retention_days: int
@@ -185,6 +188,9 @@ class RegistrarConfig:
         unverified = str(get("unverifiedEvents"))
         if unverified not in UNVERIFIED_EVENTS:
             raise ConfigError(f"unverifiedEvents must be one of {UNVERIFIED_EVENTS}")
+        reclaim = _csv(str(get("allowedReclaimPolicies"))) or ("Retain",)
+        if any(policy not in RECLAIM_POLICIES for policy in reclaim):
+            raise ConfigError(f"allowedReclaimPolicies: each must be one of {RECLAIM_POLICIES}")
         install_csi = _bool(get("installCsiDriver"))
         oidc = str(get("oidcProviderArn")).strip()
         if install_csi and identity == "irsa" and not oidc:
@@ -219,6 +225,7 @@ class RegistrarConfig:
             kube_burst=int(get("kubeBurst")),
             allowed_principals=principals,
             unverified_events=unverified,
+            allowed_reclaim_policies=reclaim,
             reconcile_schedule=str(get("reconcileSchedule")),
             reserved_concurrency=int(get("reservedConcurrency")),
             log_retention_days=int(get("logRetentionDays")),
@@ -256,4 +263,5 @@ class RegistrarConfig:
             "REGISTRAR_KUBE_BURST": str(self.kube_burst),
             "REGISTRAR_ALLOWED_PRINCIPALS": self.allowed_principals,
             "REGISTRAR_UNVERIFIED_EVENTS": self.unverified_events,
+            "REGISTRAR_ALLOWED_RECLAIM_POLICIES": ",".join(self.allowed_reclaim_policies),
         }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -32,6 +34,7 @@ OUTCOME_METRICS = {
     "ignored": "Ignored",
     "invalid": "InvalidInput",
     "conflict": "Conflict",
+    "refused": "ClusterRefused",
     "released": "Released",
     "reconciled": "Reconciled",
     "failed": "RegistrationFailed",
@@ -47,10 +50,12 @@ def registrar() -> Registrar:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return handle(event, registrar())
+    return handle(event, registrar(), lambda: context.get_remaining_time_in_millis() / 1000)
 
 
-def handle(event: object, service: Registrar) -> dict[str, Any]:
+def handle(
+    event: object, service: Registrar, remaining: Callable[[], float] | None = None
+) -> dict[str, Any]:
     """Invalid input is logged, counted and answered; retryable failures raise for a retry."""
     try:
         parsed = parse_event(event)
@@ -59,7 +64,7 @@ def handle(event: object, service: Registrar) -> dict[str, Any]:
         metrics.add_metric(name="InvalidInput", unit=MetricUnit.Count, value=1)
         return {"outcomes": [{"result": "invalid", "detail": str(error)}]}
     try:
-        outcomes = service.handle(parsed)
+        outcomes = service.handle(parsed, remaining=remaining)
     except Exception:
         metrics.add_metric(name="RegistrationFailed", unit=MetricUnit.Count, value=1)
         raise

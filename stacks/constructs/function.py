@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -18,6 +20,10 @@ SERVICE_NAME = "ebs-pv-registrar"
 METRICS_NAMESPACE = "EbsPvRegistrar"
 # The only tags the registrar writes (README: Tags); CreateTags is limited to these keys.
 WRITTEN_TAG_KEYS = ("k8s-pv-status", "ebs.csi.aws.com/cluster")
+# With EKS Auto Mode's driver it also writes this one (AmazonEKSBlockStoragePolicy attaches only
+# volumes carrying it), and only with an allowed cluster's name as its value.
+AUTO_MODE_CSI_DRIVER = "ebs.csi.eks.amazonaws.com"
+EKS_CLUSTER_NAME_TAG = "eks:eks-cluster-name"
 # Measured peak over a cold start + one registration under the runtime client: 39 MiB RSS
 # (bench/README.md); 128 MB is Lambda's minimum and leaves ~3x headroom. CPU share scales with
 # memory: raise it if the Init Duration in CloudWatch matters more than the (tiny) cost.
@@ -76,11 +82,7 @@ class RegistrarFunction(Construct):
                 resources=[
                     stack.format_arn(service="ec2", resource="volume", resource_name="vol-*")
                 ],
-                conditions={
-                    "ForAllValues:StringEquals": {"aws:TagKeys": list(WRITTEN_TAG_KEYS)},
-                    # ForAllValues is true on an empty key set: demand tag keys are present.
-                    "Null": {"aws:TagKeys": "false"},
-                },
+                conditions=_tag_conditions(config),
             )
         )
         if config.allowed_principals and config.unverified_events == "cloudtrail":
@@ -148,6 +150,20 @@ class RegistrarFunction(Construct):
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             },
         )
+
+
+def _tag_conditions(config: RegistrarConfig) -> dict[str, Any]:
+    keys = list(WRITTEN_TAG_KEYS)
+    conditions: dict[str, Any] = {
+        "ForAllValues:StringEquals": {"aws:TagKeys": keys},
+        # ForAllValues is true on an empty key set: demand tag keys are present.
+        "Null": {"aws:TagKeys": "false"},
+    }
+    if config.csi_driver == AUTO_MODE_CSI_DRIVER:
+        keys.append(EKS_CLUSTER_NAME_TAG)
+        request_tag = f"aws:RequestTag/{EKS_CLUSTER_NAME_TAG}"
+        conditions["StringEqualsIfExists"] = {request_tag: list(config.allowed_clusters)}
+    return conditions
 
 
 _RETENTION_DAYS = {

@@ -36,6 +36,7 @@ from registrar import handler
 from registrar.adapters.kube import KubeGateway
 from registrar.core.errors import NotFoundError
 from registrar.core.models import Kind
+from registrar.core.settings import Settings
 from registrar.engine.service import Registrar
 from tests.e2e.conftest import kubectl, wait_phase
 from tests.infra.conftest import MINIMAL, synthesize
@@ -54,6 +55,9 @@ class LambdaContext:
         "arn:aws:lambda:us-east-1:123456789012:function:ebs-pv-registrar"
     )
     aws_request_id: str = "7a1c2e9d-0000-4000-8000-000000000001"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
 
 
 # --- fixtures -------------------------------------------------------------------------------
@@ -354,3 +358,152 @@ def test_create_tags_on_an_existing_volume_registers_it(
     assert admin.get("PersistentVolume", pv)["spec"]["csi"]["volumeHandle"] == volume_id
     expected = f"registered {control_plane.cluster}/{pv} -> default/{claim}"
     assert volume_tags(ec2, volume_id)[STATUS] == expected
+
+
+# --- one volume, one PV; every failure ends on the volume ----------------------------------------
+
+
+def test_a_missing_namespace_ends_on_the_volume_and_reconcile_completes_it(
+    ec2: Any,
+    route: Callable[[dict[str, Any], str], None],
+    invoke: Callable[[dict[str, Any]], dict[str, Any]],
+    admin: KubeGateway,
+    control_plane: ControlPlane,
+) -> None:
+    pv, namespace = unique("e2e-pv"), unique("e2e-typo")
+    volume, event = created(ec2, route, {"k8s-pv": pv, "k8s-pvc": f"{namespace}/data"})
+
+    outcome = only_outcome(invoke(event))  # returns: no retry, no DLQ
+
+    assert outcome["result"] == "refused", outcome
+    tags = volume_tags(ec2, volume["VolumeId"])
+    assert tags[STATUS] == f'error: k8s-pvc: namespace "{namespace}" does not exist'
+    assert CSI_CLUSTER not in tags
+    # Left pre-bound: the PV controller keeps it Available, reserved for the missing claim.
+    assert wait_phase(admin, "PersistentVolume", pv, None, timeout=3) == "Available"
+    assert admin.get("PersistentVolume", pv)["spec"]["claimRef"]["namespace"] == namespace
+
+    assert kubectl(control_plane, "create", "namespace", namespace).returncode == 0
+    answer = invoke(ef.scheduled(region=REGION))
+
+    assert [o["result"] for o in answer["outcomes"]] == ["reconciled"]
+    assert wait_phase(admin, "PersistentVolumeClaim", "data", namespace) == "Bound"
+    assert wait_phase(admin, "PersistentVolume", pv, None) == "Bound"
+    tags = volume_tags(ec2, volume["VolumeId"])
+    assert tags[STATUS] == f"registered {control_plane.cluster}/{pv} -> {namespace}/data"
+    assert tags[CSI_CLUSTER] == "true"
+
+
+def test_a_rename_makes_no_second_pv(
+    ec2: Any,
+    route: Callable[[dict[str, Any], str], None],
+    invoke: Callable[[dict[str, Any]], dict[str, Any]],
+    admin: KubeGateway,
+) -> None:
+    first, second = unique("e2e-first"), unique("e2e-second")
+    volume, event = created(ec2, route, {"k8s-pv": first})
+    assert only_outcome(invoke(event))["result"] == "registered"
+    ec2.create_tags(Resources=[volume["VolumeId"]], Tags=[{"Key": "k8s-pv", "Value": second}])
+    retag = ef.create_tags([volume["VolumeId"]], {"k8s-pv": second}, region=REGION)
+    route(retag, "CloudTrailTagsChanged")
+
+    outcome = only_outcome(invoke(retag))
+
+    assert outcome["result"] == "conflict", outcome
+    assert volume_tags(ec2, volume["VolumeId"])[STATUS] == (
+        f"error: k8s-pv: already registered as PV {first}; untag it, or delete the old unbound PV"
+    )
+    assert absent(admin, "PersistentVolume", second)
+    handles = [p for p in admin.list("PersistentVolume")
+               if p["spec"].get("csi", {}).get("volumeHandle") == volume["VolumeId"]]  # fmt: skip
+    assert [p["metadata"]["name"] for p in handles] == [first]
+
+
+def test_a_volume_a_hand_written_pv_uses_is_refused(
+    ec2: Any,
+    route: Callable[[dict[str, Any], str], None],
+    invoke: Callable[[dict[str, Any]], dict[str, Any]],
+    admin: KubeGateway,
+) -> None:
+    mine, by_hand = unique("e2e-mine"), unique("e2e-by-hand")
+    volume, event = created(ec2, route, {"k8s-pv": mine})
+    csi = {"driver": "ebs.csi.aws.com", "volumeHandle": volume["VolumeId"], "fsType": "ext4"}
+    admin.create({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": by_hand},
+                  "spec": {"capacity": {"storage": "10Gi"}, "accessModes": ["ReadWriteOnce"],
+                           "persistentVolumeReclaimPolicy": "Retain", "csi": csi}})  # fmt: skip
+
+    outcome = only_outcome(invoke(event))
+
+    assert outcome["result"] == "conflict", outcome
+    tags = volume_tags(ec2, volume["VolumeId"])
+    assert tags[STATUS] == f"error: k8s-pv: volume is used by PV {by_hand}"
+    assert CSI_CLUSTER not in tags
+    assert absent(admin, "PersistentVolume", mine)
+    assert absent(admin, "PersistentVolumeClaim", mine, "default")
+
+
+@pytest.mark.parametrize(
+    ("extra", "status"),
+    [
+        ({"CSIVolumeName": "pvc-4f1d", "kubernetes.io/created-for/pv/name": "pvc-4f1d",
+          "kubernetes.io/created-for/pvc/name": "db",
+          "kubernetes.io/created-for/pvc/namespace": "team-a"},
+         "error: k8s-pv: volume was provisioned by the EBS CSI driver for PV 'pvc-4f1d' "
+         "(claim 'team-a/db'); it is not registered again"),
+        ({"k8s-access-mode": "ReadOnlyMany"},
+         "error: k8s-access-mode: the EBS CSI driver supports ReadWriteOnce, ReadWriteOncePod, "
+         "ReadWriteMany (ReadWriteMany: Block on multi-attach io1/io2), got 'ReadOnlyMany'"),
+        ({"k8s-reclaim-policy": "Delete"},
+         "error: k8s-reclaim-policy: Delete is not allowed by this deployment (allowed: Retain)"),
+    ],
+)  # fmt: skip
+def test_refused_before_any_kubernetes_call(
+    ec2: Any,
+    route: Callable[[dict[str, Any], str], None],
+    invoke: Callable[[dict[str, Any]], dict[str, Any]],
+    rbac_applied: ControlPlane,
+    admin: KubeGateway,
+    extra: dict[str, str],
+    status: str,
+) -> None:
+    pv = unique("e2e-refused")
+    volume, event = created(ec2, route, {"k8s-pv": pv, **extra})
+    reviewed = len(rbac_applied.reviews)
+
+    outcome = only_outcome(invoke(event))
+
+    assert outcome["result"] == "invalid", outcome
+    tags = volume_tags(ec2, volume["VolumeId"])
+    assert tags[STATUS] == status
+    assert CSI_CLUSTER not in tags
+    assert rbac_applied.reviews[reviewed:] == []  # no new token reached the cluster
+    assert absent(admin, "PersistentVolume", pv)
+    assert absent(admin, "PersistentVolumeClaim", pv, "default")
+
+
+def test_auto_mode_writes_the_eks_cluster_name_on_the_volume(
+    ec2: Any,
+    route: Callable[[dict[str, Any], str], None],
+    rbac_applied: ControlPlane,
+    role_credentials: Credentials,
+    admin: KubeGateway,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cluster = rbac_applied.cluster
+    settings = Settings(default_cluster=cluster, allowed_clusters=(cluster,),
+                        csi_driver="ebs.csi.eks.amazonaws.com")  # fmt: skip
+    auto_mode = registrar_for(rbac_applied, REGION, role_credentials, settings)
+    monkeypatch.setattr(handler, "registrar", lambda: auto_mode)
+    pv = unique("e2e-auto")
+    volume, event = created(ec2, route, {"k8s-pv": pv})
+
+    outcome = only_outcome(dict(handler.lambda_handler(event, LambdaContext())))
+
+    assert outcome["result"] == "registered", outcome
+    tags = volume_tags(ec2, volume["VolumeId"])
+    assert tags["eks:eks-cluster-name"] == cluster
+    assert tags[CSI_CLUSTER] == "true"
+    assert admin.get("PersistentVolume", pv)["spec"]["csi"]["driver"] == (
+        "ebs.csi.eks.amazonaws.com"
+    )
+    assert wait_phase(admin, "PersistentVolumeClaim", pv, "default") == "Bound"

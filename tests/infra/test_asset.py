@@ -35,6 +35,9 @@ class Context:
     invoked_function_arn = "arn:aws:lambda:us-east-1:111122223333:function:ebs-pv-registrar"
     aws_request_id = "00000000-0000-0000-0000-000000000001"
 
+    def get_remaining_time_in_millis(self):
+        return 60_000
+
 import registrar.handler as handler
 result = handler.lambda_handler(event, Context())
 import botocore

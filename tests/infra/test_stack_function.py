@@ -45,6 +45,7 @@ def test_environment_defaults(minimal: Synth) -> None:
                     "REGISTRAR_KUBE_BURST": "10",
                     "REGISTRAR_ALLOWED_PRINCIPALS": "",
                     "REGISTRAR_UNVERIFIED_EVENTS": "refuse",
+                    "REGISTRAR_ALLOWED_RECLAIM_POLICIES": "Retain",
                     "POWERTOOLS_SERVICE_NAME": "ebs-pv-registrar",
                     "POWERTOOLS_METRICS_NAMESPACE": "EbsPvRegistrar",
                 }

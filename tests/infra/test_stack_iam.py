@@ -73,6 +73,21 @@ def test_create_tags_only_on_volumes_and_only_our_keys(minimal: Synth) -> None:
     }
 
 
+def test_auto_mode_may_also_write_the_cluster_name_tag_with_an_allowed_cluster(
+    synth: Callable[..., Synth],
+) -> None:
+    auto = synth(clusterName="demo", allowedClusters="demo,staging",
+                 csiDriver="ebs.csi.eks.amazonaws.com")  # fmt: skip
+    statement = by_sid(auto, "TagVolumesWithStatus")
+    assert statement["Condition"] == {
+        "ForAllValues:StringEquals": {
+            "aws:TagKeys": ["k8s-pv-status", "ebs.csi.aws.com/cluster", "eks:eks-cluster-name"]
+        },
+        "Null": {"aws:TagKeys": "false"},
+        "StringEqualsIfExists": {"aws:RequestTag/eks:eks-cluster-name": ["demo", "staging"]},
+    }
+
+
 def test_describe_cluster_only_allowed_clusters(full: Synth) -> None:
     statement = by_sid(full, "DescribeAllowedClusters")
     assert statement["Action"] == "eks:DescribeCluster"

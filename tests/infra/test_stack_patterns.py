@@ -85,7 +85,7 @@ def create_tags(resource_ids: list[str], keys: list[str]) -> dict[str, Any]:
     return event
 
 
-WRITTEN_KEYS = ["k8s-pv-status", "ebs.csi.aws.com/cluster"]
+WRITTEN_KEYS = ["k8s-pv-status", "ebs.csi.aws.com/cluster", "eks:eks-cluster-name"]
 
 
 @pytest.mark.parametrize("keys", [WRITTEN_KEYS, WRITTEN_KEYS[:1], WRITTEN_KEYS[1:]])

@@ -35,12 +35,14 @@ def test_missing_volume_is_not_found(moto_endpoint: str) -> None:
         Ec2Volumes("us-east-1").describe_volume("vol-0123456789abcdef0")
 
 
-def test_write_status_sets_both_tags(ec2: object) -> None:
+def test_write_status_writes_the_given_tags_in_one_call(ec2: object) -> None:
     volume_id = _volume(ec2, {"k8s-pv": "data"})
-    Ec2Volumes("us-east-1").write_status(volume_id, "registered prod/data -> default/data")
+    status = "registered prod/data -> default/data"
+    wanted = {"k8s-pv-status": status, "ebs.csi.aws.com/cluster": "true",
+              "eks:eks-cluster-name": "prod"}  # fmt: skip
+    Ec2Volumes("us-east-1").write_status(volume_id, wanted)
     tags = Ec2Volumes("us-east-1").describe_volume(volume_id).tags
-    assert tags["k8s-pv-status"] == "registered prod/data -> default/data"
-    assert tags["ebs.csi.aws.com/cluster"] == "true"
+    assert {key: tags[key] for key in wanted} == wanted
 
 
 def test_tagged_volumes_lists_only_tagged_ones(ec2: object) -> None:

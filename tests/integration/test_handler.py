@@ -16,6 +16,7 @@ from registrar.adapters.aws import Ec2Volumes
 from registrar.core.settings import Settings
 from registrar.engine.ports import KubePort
 from registrar.engine.service import Registrar
+from tests.support.fakes import FakeClusters, FakeKube
 
 
 @dataclass
@@ -24,6 +25,9 @@ class Context:
     memory_limit_in_mb: int = 256
     invoked_function_arn: str = "arn:aws:lambda:us-east-1:111122223333:function:ebs-pv-registrar"
     aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
 
 
 class Output:
@@ -115,3 +119,48 @@ def test_invalid_tag_logs_the_tag_and_rule(
     assert (invalid[0]["tag"], invalid[0]["volume_id"]) == ("k8s-fstype", volume_id)
     assert "one of ext4, xfs, ext3" in invalid[0]["rule"]
     assert metrics_of(records) == {"InvalidInput": 1.0}
+
+
+def test_a_refusal_settles_with_one_error_line_and_a_metric(
+    output: Output, ec2: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A claim in a namespace that does not exist: no exception, so no retry and no DLQ."""
+    missing_namespace = FakeKube(namespaces=())
+    settings = Settings(default_cluster="prod")
+    registrar = Registrar(settings, Ec2Volumes("us-east-1"), FakeClusters(prod=missing_namespace))
+    monkeypatch.setattr(handler, "registrar", lambda: registrar)
+    tags = {"k8s-pv": "typo", "k8s-pvc": "shpo/typo"}
+    volume_id = ec2.create_volume(
+        AvailabilityZone="us-east-1a", Size=4,
+        TagSpecifications=[{"ResourceType": "volume",
+                            "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}],
+    )["VolumeId"]  # fmt: skip
+    answer = handler.lambda_handler(ef.create_volume(volume_id, tags), Context())  # type: ignore[arg-type]
+    assert [o["result"] for o in answer["outcomes"]] == ["refused"]
+    records = output.records()
+    assert metrics_of(records) == {"ClusterRefused": 1.0}
+    errors = [r for r in records if r.get("level") == "ERROR"]
+    assert [(r["message"], r["reason"]) for r in errors] == [
+        ("refused", 'k8s-pvc: namespace "shpo" does not exist')
+    ]
+    status = Ec2Volumes("us-east-1").describe_volume(volume_id).tags["k8s-pv-status"]
+    assert status == 'error: k8s-pvc: namespace "shpo" does not exist'
+
+
+class NearlyOutOfTime(Context):
+    def get_remaining_time_in_millis(self) -> int:
+        return 2_000
+
+
+def test_a_scheduled_sweep_defers_its_repairs_when_the_time_is_nearly_up(
+    output: Output, ec2: Any
+) -> None:
+    ec2.create_volume(
+        AvailabilityZone="us-east-1a", Size=4,
+        TagSpecifications=[{"ResourceType": "volume",
+                            "Tags": [{"Key": "k8s-pv", "Value": "late"}]}],
+    )  # fmt: skip
+    answer = handler.lambda_handler(ef.scheduled(), NearlyOutOfTime())  # type: ignore[arg-type]
+    [outcome] = answer["outcomes"]
+    assert outcome["result"] == "reconciled"
+    assert "deferred" in outcome["detail"] and "create" not in outcome["detail"]

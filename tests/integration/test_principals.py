@@ -31,21 +31,31 @@ OTHER = dict(SETTINGS.__dict__, allowed_principals=("arn:aws:iam::*:role/Storage
 
 
 class CloudTrailRecord:
-    """Answers CloudTrail LookupEvents (which moto lacks) with the records it is given."""
+    """Answers CloudTrail LookupEvents (which moto lacks) with the records it is given, newest
+    first, in pages of MaxResults with a NextToken as CloudTrail does."""
 
     def __init__(self) -> None:
         self.records: dict[str, list[dict[str, Any]]] = {}
+        self.calls = 0
         records = self.records
+        trail = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
+                trail.calls += 1
                 request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 volume_id = request["LookupAttributes"][0]["AttributeValue"]
+                start = int(request.get("NextToken") or 0)
+                size = int(request.get("MaxResults") or 50)
+                newest_first = list(reversed(records.get(volume_id, [])))
                 events = [
                     {"EventName": r["eventName"], "CloudTrailEvent": json.dumps(r)}
-                    for r in reversed(records.get(volume_id, []))
+                    for r in newest_first[start : start + size]
                 ]
-                body = json.dumps({"Events": events}).encode()
+                answer: dict[str, Any] = {"Events": events}
+                if start + size < len(newest_first):
+                    answer["NextToken"] = str(start + size)
+                body = json.dumps(answer).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-amz-json-1.1")
                 self.send_header("Content-Length", str(len(body)))
@@ -143,6 +153,30 @@ def test_cloudtrail_tells_who_tagged(
     settings = dataclasses.replace(SETTINGS, unverified_events="cloudtrail")
     event = parse_event(ef.tag_change(volume_id, {"k8s-pv": "x"}, ["k8s-pv"]))
     assert [o.result for o in registrar(kube, settings, trail=True).handle(event)] == [result]
+
+
+def test_cloudtrail_pages_until_every_key_has_its_writer(
+    trail: CloudTrailRecord, ec2: Any, kube: KubeGateway
+) -> None:
+    volume_id = new_volume(ec2, **{"k8s-pv": "paged", "k8s-pvc": "finance/paged"})
+    claim = ef.create_tags([volume_id], {"k8s-pvc": "finance/paged"})["detail"]
+    claim["userIdentity"] = {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/eve"}
+    noise = ef.create_tags([volume_id], {"Name": "x"})["detail"]
+    pv = ef.create_tags([volume_id], {"k8s-pv": "paged"})["detail"]
+    trail.records[volume_id] = [pv, claim, *[noise] * 120]  # oldest first
+    writers = CloudTrailIdentities("us-east-1").who_set(volume_id, ["k8s-pv", "k8s-pvc"])
+    assert writers == {
+        "k8s-pv": ("arn:aws:sts::111122223333:assumed-role/PlatformAdmin/jdoe", ADMIN),
+        "k8s-pvc": ("arn:aws:iam::111122223333:user/eve",),
+    }
+    assert trail.calls == 3  # 50 + 50 + 22 events: it stops once both keys are found
+    settings = dataclasses.replace(SETTINGS, unverified_events="cloudtrail")
+    tags = {"k8s-pv": "paged", "k8s-pvc": "finance/paged"}
+    event = parse_event(ef.tag_change(volume_id, tags, ["k8s-pvc"]))
+    assert [o.result for o in registrar(kube, settings, trail=True).handle(event)] == ["invalid"]
+    assert status(volume_id) == (
+        "error: principal: 'arn:aws:iam::111122223333:user/eve' may not set k8s-pvc"
+    )
 
 
 def test_a_sweep_repairs_known_volumes_but_does_not_register_unverified_ones(

@@ -107,6 +107,37 @@ def test_objects_we_did_not_create_are_never_touched(
     assert "labels" not in kept["metadata"] or not kept["metadata"]["labels"]
 
 
+def test_a_rename_is_refused_on_the_volume_and_makes_no_second_pv(
+    registrar: Registrar, ec2: Any, kube: KubePort
+) -> None:
+    volume_id = new_volume(ec2, {"k8s-pv": "first-name"})
+    assert registrar.register(volume_id).result == "registered"
+    ec2.create_tags(Resources=[volume_id], Tags=[{"Key": "k8s-pv", "Value": "second-name"}])
+    assert registrar.register(volume_id).result == "conflict"
+    assert volume_tags(volume_id)["k8s-pv-status"] == (
+        "error: k8s-pv: already registered as PV first-name; "
+        "untag it, or delete the old unbound PV"
+    )
+    with pytest.raises(NotFoundError):
+        kube.get("PersistentVolume", "second-name")
+
+
+def test_a_volume_a_hand_written_pv_uses_is_refused(
+    registrar: Registrar, ec2: Any, kube: KubePort
+) -> None:
+    volume_id = new_volume(ec2, {"k8s-pv": "mine"})
+    csi = {"driver": "ebs.csi.aws.com", "volumeHandle": volume_id}
+    spec = {"capacity": {"storage": "10Gi"}, "accessModes": ["ReadWriteOnce"], "csi": csi}
+    pv = {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "by-hand"}}
+    kube.create({**pv, "spec": spec})
+    assert registrar.register(volume_id).result == "conflict"
+    assert volume_tags(volume_id)["k8s-pv-status"] == "error: k8s-pv: volume is used by PV by-hand"
+    with pytest.raises(NotFoundError):
+        kube.get("PersistentVolume", "mine")
+    with pytest.raises(NotFoundError):
+        kube.get("PersistentVolumeClaim", "mine", "default")
+
+
 def test_denied_namespace_is_invalid_and_reported(
     registrar: Registrar, ec2: Any, kube: KubePort
 ) -> None:
@@ -116,6 +147,7 @@ def test_denied_namespace_is_invalid_and_reported(
     assert volume_tags(volume_id)["k8s-pv-status"] == (
         "error: k8s-pvc: namespace 'kube-system' is not allowed"
     )
+    assert "ebs.csi.aws.com/cluster" not in volume_tags(volume_id)
     with pytest.raises(NotFoundError):
         kube.get("PersistentVolume", "sneaky")
 

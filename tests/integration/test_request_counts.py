@@ -39,6 +39,8 @@ def new_volume(ec2: Any) -> str:
 
 
 EXPECTED_KUBE = {
+    # One volume, one PV: one paginated LIST of every PV (one page here) finds who uses it.
+    "GET /api/v1/persistentvolumes": 1,
     "POST /api/v1/persistentvolumes": 1,
     "POST /api/v1/namespaces/shop/persistentvolumeclaims": 1,
     # Provenance: one Registered event per created object (the PV's lands in "default").

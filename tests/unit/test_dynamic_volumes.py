@@ -32,7 +32,6 @@ def test_a_dynamically_provisioned_volume_is_ignored() -> None:
     assert isinstance(result, Ignored)
 
 
-@pytest.mark.xfail(strict=True, reason="adoption refusal lands with the adoption work")
 @pytest.mark.parametrize(
     "driver_tags",
     [

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from registrar.core.errors import InvalidInputError
+from registrar.core.errors import InvalidInputError, SettingsError
 from registrar.core.events import Ignored
 from registrar.core.planner import Plan, plan_volume, registered_status
 from registrar.core.settings import Settings
@@ -135,8 +135,7 @@ def test_claim_tag(value: str, claim: tuple[str, str] | None) -> None:
         ({"k8s-fstype": "ext3"}, ("csi", "fsType"), "ext3"),
         ({"k8s-volume-mode": "Block"}, ("volumeMode",), "Block"),
         ({"k8s-access-mode": "ReadWriteOncePod"}, ("accessModes",), ["ReadWriteOncePod"]),
-        ({"k8s-access-mode": "ReadOnlyMany"}, ("accessModes",), ["ReadOnlyMany"]),
-        ({"k8s-reclaim-policy": "Delete"}, ("persistentVolumeReclaimPolicy",), "Delete"),
+        ({"k8s-reclaim-policy": "Retain"}, ("persistentVolumeReclaimPolicy",), "Retain"),
         ({"k8s-storage-class": "gp3-static"}, ("storageClassName",), "gp3-static"),
         ({"k8s-cluster": "staging"}, (), None),
     ],
@@ -202,7 +201,19 @@ def test_settings_shape_the_objects() -> None:
         ({"k8s-fstype": "btrfs"}, "k8s-fstype", "one of ext4, xfs, ext3"),
         ({"k8s-fstype": "xfs", "k8s-volume-mode": "Block"}, "k8s-fstype", "only with"),
         ({"k8s-volume-mode": "filesystem"}, "k8s-volume-mode", "one of Filesystem, Block"),
-        ({"k8s-access-mode": "RWO"}, "k8s-access-mode", "one of ReadWriteOnce"),
+        ({"k8s-access-mode": "RWO"}, "k8s-access-mode", "supports ReadWriteOnce"),
+        (
+            {"k8s-access-mode": "ReadOnlyMany"},
+            "k8s-access-mode",
+            "the EBS CSI driver supports ReadWriteOnce, ReadWriteOncePod, ReadWriteMany",
+        ),
+        ({"k8s-reclaim-policy": "Delete"}, "k8s-reclaim-policy", "not allowed by this deployment"),
+        ({"CSIVolumeName": "pvc-1234"}, "k8s-pv", "provisioned by the EBS CSI driver for PV"),
+        (
+            {"kubernetes.io/created-for/pvc/namespace": "team-a"},
+            "k8s-pv",
+            "provisioned by the EBS CSI driver",
+        ),
         ({"k8s-access-mode": "ReadWriteMany"}, "k8s-access-mode", "multi-attach io1/io2"),
         (
             {"k8s-access-mode": "ReadWriteMany", "k8s-volume-mode": "Block"},
@@ -293,3 +304,53 @@ def test_a_volume_registered_in_another_cluster_is_refused() -> None:
     assert isinstance(plan_volume(facts(tags=same), SETTINGS), Plan)
     failed = {"k8s-pv": "data", "k8s-pv-status": "error: k8s-pvc: bad"}
     assert isinstance(plan_volume(facts(tags=failed), SETTINGS), Plan)
+
+
+def test_delete_reclaim_policy_when_the_deployment_allows_it() -> None:
+    settings = Settings(default_cluster="prod", allowed_reclaim_policies=("Retain", "Delete"))
+    result = plan({"k8s-pv": "data", "k8s-reclaim-policy": "Delete"}, settings)
+    assert result.pv["spec"]["persistentVolumeReclaimPolicy"] == "Delete"
+
+
+def test_read_only_many_lists_the_supported_modes() -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        plan_volume(facts(tags={"k8s-pv": "data", "k8s-access-mode": "ReadOnlyMany"}), SETTINGS)
+    assert str(caught.value) == (
+        "k8s-access-mode: the EBS CSI driver supports ReadWriteOnce, ReadWriteOncePod, "
+        "ReadWriteMany (ReadWriteMany: Block on multi-attach io1/io2), got 'ReadOnlyMany'"
+    )
+
+
+def test_csi_provisioned_volume_names_its_pv_and_claim() -> None:
+    tags = {
+        "k8s-pv": "stolen",
+        "CSIVolumeName": "pvc-0b7a",
+        "kubernetes.io/created-for/pv/name": "pvc-0b7a",
+        "kubernetes.io/created-for/pvc/name": "db",
+        "kubernetes.io/created-for/pvc/namespace": "team-a",
+    }
+    with pytest.raises(InvalidInputError) as caught:
+        plan_volume(facts(tags=tags), SETTINGS)
+    assert str(caught.value) == (
+        "k8s-pv: volume was provisioned by the EBS CSI driver for PV 'pvc-0b7a' "
+        "(claim 'team-a/db'); it is not registered again"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, ("Retain",)),
+        ("", ("Retain",)),
+        ("Retain,Delete", ("Retain", "Delete")),
+        (" Delete ", ("Delete",)),
+    ],
+)
+def test_allowed_reclaim_policies_setting(value: str | None, expected: tuple[str, ...]) -> None:
+    env = {} if value is None else {"REGISTRAR_ALLOWED_RECLAIM_POLICIES": value}
+    assert Settings.from_env(env).allowed_reclaim_policies == expected
+
+
+def test_allowed_reclaim_policies_setting_rejects_recycle() -> None:
+    with pytest.raises(SettingsError, match="REGISTRAR_ALLOWED_RECLAIM_POLICIES"):
+        Settings.from_env({"REGISTRAR_ALLOWED_RECLAIM_POLICIES": "Retain,Recycle"})

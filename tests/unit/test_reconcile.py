@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from registrar.core import tags as t
@@ -52,10 +54,10 @@ def test_a_dry_run_writes_nothing() -> None:
 def test_an_in_sync_fleet_costs_one_listing_and_no_write() -> None:
     volume = facts(VOL)
     volumes, kube = FakeVolumes(volume), FakeKube(objects_for(VOL, "data"))
-    volumes.write_status(VOL, "registered prod/data -> default/data")
-    volumes.statuses.clear()
+    registered = {t.STATUS_TAG: "registered prod/data -> default/data", t.CSI_CLUSTER_TAG: "true"}
+    volumes.retag(VOL, **registered)
     assert sweep(volumes, kube) == {VOL: "in-sync"}
-    assert [c[0] for c in kube.calls] == ["list", "list"]
+    assert [verb for verb, *_ in kube.requests] == ["list", "list"]
     assert volumes.statuses == []
 
 
@@ -82,21 +84,21 @@ def test_with_an_allow_list_a_new_volume_needs_a_verified_tagger() -> None:
     volumes, kube = FakeVolumes(facts(VOL)), FakeKube()
     assert sweep(volumes, kube, ALLOW) == {VOL: "unverified"}
     assert kube.writes() == []
-    assert sweep(volumes, kube, ALLOW, FakeIdentities({VOL: ("arn:aws:iam::1:user/x",)})) == {
-        VOL: "invalid"
-    }
+    stranger = FakeIdentities(k8s_pv="arn:aws:iam::1:user/x")
+    assert sweep(volumes, kube, ALLOW, stranger) == {VOL: "invalid"}
     assert volumes.status_of(VOL).startswith("error: principal:")
     volumes = FakeVolumes(facts(VOL))
-    assert sweep(volumes, kube, ALLOW, FakeIdentities({VOL: (ADMIN,)})) == {VOL: "create"}
+    assert sweep(volumes, kube, ALLOW, FakeIdentities(k8s_pv=ADMIN)) == {VOL: "create"}
     assert kube.names("PersistentVolume") == ["data"]
 
 
 def test_a_conflict_found_while_creating_is_reported() -> None:
     foreign = {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "data"}}
     volumes, kube = FakeVolumes(facts(VOL)), FakeKube([foreign])
+    stored = copy.deepcopy(kube.objects)
     # Not listed (no label of ours): the create meets it, and the row says so.
     assert sweep(volumes, kube) == {VOL: "conflict"}
-    assert kube.objects[("PersistentVolume", None, "data")] == foreign
+    assert kube.objects == stored
 
 
 @pytest.mark.parametrize(("phase", "actions"), [("Pending", ["deleted", "deleted"]),

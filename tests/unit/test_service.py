@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from registrar.core import tags as t
@@ -19,7 +21,7 @@ from registrar.core.events import (
 from registrar.core.models import VolumeFacts
 from registrar.core.settings import Settings
 from registrar.engine.service import Registrar
-from tests.support.fakes import FakeClusters, FakeIdentities, FakeKube, FakeVolumes
+from tests.support.fakes import EVENT, FakeClusters, FakeIdentities, FakeKube, FakeVolumes
 from tests.support.helpers import facts
 
 SETTINGS = Settings(default_cluster="prod", allowed_clusters=("prod",))
@@ -52,7 +54,7 @@ def test_complete_create_volume_record_registers_without_reading_aws() -> None:
     assert outcome.detail == "registered prod/data -> default/data"
     assert kube.names("PersistentVolume") == ["data"]
     assert kube.names("PersistentVolumeClaim") == ["data"]
-    assert [reason for reason, _, _ in kube.events] == ["Registered", "Registered"]
+    assert [reason for reason, _ in kube.events] == ["Registered", "Registered"]
     assert volumes.describes == 0
     assert volumes.statuses == [(VOL, "registered prod/data -> default/data")]
 
@@ -65,7 +67,7 @@ def test_a_duplicate_event_is_unchanged_and_writes_nothing() -> None:
     [again] = service.handle(TagsSet("us-east-1", (VOL,), {"k8s-pv": "data"}, (ADMIN,)))
     assert again.result == "unchanged"
     assert kube.objects == before and len(volumes.statuses) == statuses
-    assert not [c for c in kube.calls if c[0] in ("patch", "delete")]
+    assert not [r for r in kube.requests if r[0] in ("patch", "delete")]
 
 
 @pytest.mark.parametrize(
@@ -83,7 +85,7 @@ def test_events_without_intent_are_ignored_without_a_call(event: object) -> None
     service, volumes, kube = wired(facts(VOL))
     outcomes = service.handle(event)  # type: ignore[arg-type]
     assert [o.result for o in outcomes] == ["ignored"]
-    assert (volumes.describes, kube.calls, volumes.statuses) == (0, [], [])
+    assert (volumes.describes, kube.requests, volumes.statuses) == (0, [], [])
 
 
 def test_tags_set_on_several_volumes_registers_each_and_skips_a_gone_one() -> None:
@@ -107,7 +109,7 @@ def test_an_invalid_tag_is_reported_on_the_volume_and_touches_no_cluster() -> No
     [outcome] = service.handle(created(volume))
     assert outcome.result == "invalid"
     assert volumes.status_of(VOL).startswith("error: k8s-fstype: must be one of ext4")
-    assert kube.calls == []
+    assert kube.requests == []
 
 
 def test_no_cluster_anywhere_is_invalid_input() -> None:
@@ -123,19 +125,20 @@ def test_a_foreign_pv_of_the_same_name_is_a_conflict_never_overwritten() -> None
                "spec": {"csi": {"volumeHandle": "vol-other"}}}  # fmt: skip
     volume = facts(VOL)
     service, volumes, kube = wired(volume, kube=FakeKube([foreign]))
+    stored = copy.deepcopy(kube.objects)
     [outcome] = service.handle(created(volume))
     assert outcome.result == "conflict"
     assert [o.action for o in outcome.objects] == ["conflict", "skipped"]
-    assert kube.objects[("PersistentVolume", None, "data")] == foreign
+    assert kube.objects == stored
     assert kube.names("PersistentVolumeClaim") == []
     assert volumes.status_of(VOL).startswith("error: conflict: pv/data exists and is not managed")
-    assert [reason for reason, _, _ in kube.events] == ["RegistrationConflict"]
+    assert [reason for reason, _ in kube.events] == ["RegistrationConflict"]
 
 
 def test_a_refused_provenance_event_does_not_undo_a_registration() -> None:
     volume = facts(VOL)
     kube = FakeKube()
-    kube.fail("record_event", TransientError("events are down"), TransientError("still"))
+    kube.fail_on("create", EVENT, TransientError("events are down"))
     service, _, _ = wired(volume, kube=kube)
     [outcome] = service.handle(created(volume))
     assert outcome.result == "registered"
@@ -144,7 +147,7 @@ def test_a_refused_provenance_event_does_not_undo_a_registration() -> None:
 def test_a_transient_failure_is_raised_after_every_other_volume_was_tried() -> None:
     a, b = facts(VOL, tags={"k8s-pv": "a"}), facts(OTHER, tags={"k8s-pv": "b"})
     kube = FakeKube()
-    kube.fail("create", TransientError("503"))
+    kube.fail_on("create", "PersistentVolume", TransientError("503"), times=1)
     service, _, _ = wired(a, b, kube=kube)
     with pytest.raises(TransientError):
         service.handle(TagsSet("us-east-1", (VOL, OTHER), {"k8s-pv": ""}, (ADMIN,)))
@@ -160,17 +163,17 @@ def test_a_caller_off_the_allow_list_registers_nothing() -> None:
     [outcome] = service.handle(created(volume, (STRANGER,)))
     assert outcome.result == "invalid"
     assert volumes.status_of(VOL).startswith("error: principal: 'arn:aws:iam::111122223333:user/")
-    assert kube.calls == []
+    assert kube.requests == []
 
 
 def test_an_event_naming_no_caller_is_refused_or_checked_against_cloudtrail() -> None:
     service, _, kube = wired(facts(VOL), settings=ALLOW)
     [refused] = service.handle(VolumeAvailable("us-east-1", VOL))
-    assert refused.result == "ignored" and kube.calls == []
-    identities = FakeIdentities({VOL: (ADMIN,)})
+    assert refused.result == "ignored" and kube.requests == []
+    identities = FakeIdentities(k8s_pv=ADMIN)
     service, _, kube = wired(facts(VOL), settings=ALLOW, identities=identities)
     [checked] = service.handle(VolumeAvailable("us-east-1", VOL))
-    assert checked.result == "registered" and identities.lookups == [VOL]
+    assert checked.result == "registered" and identities.asked == [["k8s-pv"]]
 
 
 def test_untagging_by_a_stranger_releases_nothing() -> None:

@@ -7,7 +7,7 @@ import binascii
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from functools import cache, cached_property, partial
 from typing import Any, ClassVar, TypeAlias, TypeVar
 
@@ -63,6 +63,7 @@ T = TypeVar("T")
 # botocore keeps only these (stacks/asset_trim.py reads every AWS_OPERATIONS in the package).
 Operations = Mapping[str, tuple[str, ...]]
 EXISTING_BATCH = 200  # values per DescribeVolumes filter
+LOOKUP_PAGES = 10  # LookupEvents pages (50 events each) searched for a tag's last writer
 
 
 # A session, or a function that gives one (lazy_session): what the gateways are built with.
@@ -182,14 +183,11 @@ class Ec2Volumes:
             found |= {str(v["VolumeId"]) for v in response.get("Volumes", [])}
         return found
 
-    def write_status(self, volume_id: str, status: str) -> None:
-        tags = [
-            {"Key": t.STATUS_TAG, "Value": status},
-            {"Key": t.CSI_CLUSTER_TAG, "Value": "true"},
-        ]
+    def write_status(self, volume_id: str, tags: Mapping[str, str]) -> None:
+        pairs = [{"Key": key, "Value": value} for key, value in tags.items()]
         call_aws(
             f"CreateTags {volume_id}",
-            lambda: self._ec2.create_tags(Resources=[volume_id], Tags=tags),
+            lambda: self._ec2.create_tags(Resources=[volume_id], Tags=pairs),
         )
 
 
@@ -306,9 +304,9 @@ def signing_credentials(region: str, role_arn: str | None = None) -> Credentials
 
 
 class CloudTrailIdentities:
-    """Who set a volume's `k8s-pv` tag, from CloudTrail's record (LookupEvents, last 90 days).
-
-    For events that name no caller, when REGISTRAR_UNVERIFIED_EVENTS=cloudtrail."""
+    """Who last set each of a volume's tags, from CloudTrail's record (LookupEvents, last 90
+    days), when REGISTRAR_UNVERIFIED_EVENTS=cloudtrail. Pages newest first until every key
+    has its writer, at most LOOKUP_PAGES pages (LookupEvents allows 2 calls a second)."""
 
     AWS_OPERATIONS: ClassVar[Operations] = {"cloudtrail": ("LookupEvents",)}
 
@@ -319,23 +317,38 @@ class CloudTrailIdentities:
     def _trail(self) -> Any:
         return _client("cloudtrail", self._region, self._session)
 
-    def who_tagged(self, volume_id: str) -> tuple[str, ...]:
+    def who_set(self, volume_id: str, keys: Collection[str]) -> dict[str, tuple[str, ...]]:
         lookup = {"AttributeKey": "ResourceName", "AttributeValue": volume_id}
-        response = call_aws(
-            f"LookupEvents {volume_id}",
-            partial(self._trail.lookup_events, LookupAttributes=[lookup], MaxResults=50),
-        )
-        for found in response.get("Events", []):  # newest first
-            if found.get("EventName") not in ("CreateTags", "CreateVolume"):
-                continue
-            record = {
-                "detail-type": "AWS API Call via CloudTrail",
-                "source": "aws.ec2",
-                "region": self._region,
-                "detail": json.loads(found.get("CloudTrailEvent") or "{}"),
-            }
-            with contextlib.suppress(InvalidInputError):
-                parsed = parse_event(record)
-                if isinstance(parsed, (VolumeCreated, TagsSet)) and t.PV_TAG in parsed.tags:
-                    return parsed.principals
-        return ()
+        wanted, writers = set(keys), dict[str, tuple[str, ...]]()
+        token = ""
+        for _ in range(LOOKUP_PAGES):
+            extra = {"NextToken": token} if token else {}
+            call = partial(
+                self._trail.lookup_events, LookupAttributes=[lookup], MaxResults=50, **extra
+            )
+            response = call_aws(f"LookupEvents {volume_id}", call)
+            for found in response.get("Events", []):  # newest first
+                tagging = self._tagging(found)
+                if tagging is None:
+                    continue
+                for key in (wanted - writers.keys()) & tagging.tags.keys():
+                    writers[key] = tagging.principals
+            token = str(response.get("NextToken") or "")
+            if not token or wanted <= writers.keys():
+                break
+        return writers
+
+    def _tagging(self, found: Mapping[str, Any]) -> VolumeCreated | TagsSet | None:
+        if found.get("EventName") not in ("CreateTags", "CreateVolume"):
+            return None
+        record = {
+            "detail-type": "AWS API Call via CloudTrail",
+            "source": "aws.ec2",
+            "region": self._region,
+            "detail": json.loads(found.get("CloudTrailEvent") or "{}"),
+        }
+        with contextlib.suppress(InvalidInputError):
+            parsed = parse_event(record)
+            if isinstance(parsed, (VolumeCreated, TagsSet)):
+                return parsed
+        return None

@@ -171,7 +171,7 @@ class _Rediscovering:
         self._run(lambda g: g.delete(kind, name, namespace))
 
     def list(
-        self, kind: Kind, label_selector: str, namespace: str | None = None
+        self, kind: Kind, label_selector: str = "", namespace: str | None = None
     ) -> Iterator[Manifest]:
         # Only the first page is fetched under the rediscovery guard; later pages reuse it.
         pages = self._run(lambda g: _primed(g.list(kind, label_selector, namespace)))

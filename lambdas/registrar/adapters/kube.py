@@ -88,13 +88,15 @@ class KubeGateway:
         self._transport.call("DELETE", _path(res, namespace, name), "delete", res.plural)
 
     def list(
-        self, kind: Kind, label_selector: str, namespace: str | None = None
+        self, kind: Kind, label_selector: str = "", namespace: str | None = None
     ) -> Iterator[Manifest]:
         res = _resource(kind)
         path = _path(res, namespace, None)
         token = ""
         while True:
-            query = {"labelSelector": label_selector, "limit": str(self._page_size)}
+            query = {"limit": str(self._page_size)}
+            if label_selector:
+                query["labelSelector"] = label_selector
             if token:
                 query["continue"] = token
             page = self._transport.call("GET", path, "list", res.plural, query=query)

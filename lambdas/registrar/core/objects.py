@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from registrar.core import tags as t
@@ -28,6 +28,13 @@ def conflict_reason(desired: Manifest, existing: Manifest) -> str | None:
     if not paths:
         return None
     return "differs in " + ", ".join(paths[:3]) + (" …" if len(paths) > 3 else "")
+
+
+def slim(obj: Manifest) -> Manifest:
+    """The object without `metadata.managedFields`, which a real API server adds (often the
+    largest part of a PV) and no comparison reads: what a sweep holds of each object."""
+    obj.get("metadata", {}).pop("managedFields", None)
+    return obj
 
 
 def is_ours(obj: Manifest) -> bool:
@@ -60,3 +67,36 @@ def volume_of(pv: Manifest) -> str | None:
     """The EBS volume behind a PV (any CSI PV, ours or not)."""
     handle = (pv.get("spec", {}).get("csi") or {}).get("volumeHandle")
     return str(handle) if handle else None
+
+
+def ebs_volume_of(pv: Manifest) -> str | None:
+    """The EBS volume behind any PV: a CSI one (either EBS driver), or the in-tree
+    `awsElasticBlockStore` kind whose volumeID is `vol-…` or `aws://<zone>/vol-…`."""
+    handle = volume_of(pv)
+    if handle:
+        return handle
+    in_tree = (pv.get("spec", {}).get("awsElasticBlockStore") or {}).get("volumeID")
+    if not in_tree:
+        return None
+    return str(in_tree).rsplit("/", 1)[-1] or None
+
+
+Holder = tuple[str, bool]  # a PV using a volume: its name, and whether it is ours
+
+
+def holders_of(pvs: Iterable[Manifest], volume_id: str) -> list[Holder]:
+    """Every PV that uses the volume, ours or not."""
+    return [(str(pv["metadata"]["name"]), is_ours(pv)) for pv in pvs
+            if ebs_volume_of(pv) == volume_id]  # fmt: skip
+
+
+def second_pv_rule(pv_name: str, holders: Iterable[Holder]) -> str | None:
+    """One volume, one PV: why the volume may not get the PV `pv_name`, when another PV
+    already uses it (the `k8s-pv` rule it breaks), else None."""
+    others = [(name, ours) for name, ours in holders if name != pv_name]
+    foreign = [name for name, ours in others if not ours]
+    if foreign:
+        return f"volume is used by PV {foreign[0]}"
+    if others:
+        return f"already registered as PV {others[0][0]}; untag it, or delete the old unbound PV"
+    return None

@@ -14,7 +14,7 @@ from registrar.core.errors import InvalidInputError
 from registrar.core.events import Ignored
 from registrar.core.manifests import VolumeSpec, persistent_volume, persistent_volume_claim
 from registrar.core.models import Manifest, VolumeFacts
-from registrar.core.settings import Settings
+from registrar.core.settings import RECLAIM_POLICIES, Settings
 from registrar.core.status import registered_cluster, registered_text, show
 
 DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
@@ -23,8 +23,11 @@ EKS_CLUSTER_NAME = re.compile(r"[0-9A-Za-z][A-Za-z0-9_-]{0,99}")
 
 FS_TYPES = ("ext4", "xfs", "ext3")
 VOLUME_MODES = ("Filesystem", "Block")
-ACCESS_MODES = ("ReadWriteOnce", "ReadWriteOncePod", "ReadOnlyMany", "ReadWriteMany")
-RECLAIM_POLICIES = ("Retain", "Delete")
+# The EBS CSI driver accepts only SINGLE_NODE_WRITER, and MULTI_NODE_MULTI_WRITER on Block
+# (aws-ebs-csi-driver, pkg/driver/controller.go: isValidCapability). ReadWriteOnce and
+# ReadWriteOncePod map to single-node modes, ReadWriteMany to multi-node multi-writer;
+# ReadOnlyMany (MULTI_NODE_READER_ONLY) would register a PV no pod can ever attach.
+ACCESS_MODES = ("ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany")
 MULTI_ATTACH_TYPES = ("io1", "io2")
 GONE_STATES = ("deleting", "deleted", "error")
 NO_CLAIM = "none"
@@ -69,6 +72,7 @@ def plan_volume(
     if not facts.availability_zone:
         raise InvalidInputError("volume availability zone", "is unknown")
 
+    _refuse_csi_provisioned(tags)
     pv_name = tags[t.PV_TAG] or facts.volume_id
     _require(DNS1123_SUBDOMAIN, pv_name, 253, t.PV_TAG, "must be a DNS-1123 subdomain")
     claim = _claim(tags.get(t.PVC_TAG), pv_name, settings)
@@ -79,7 +83,7 @@ def plan_volume(
         raise InvalidInputError(t.CLUSTER_TAG, rule)
     volume_mode = _choice(tags, t.VOLUME_MODE_TAG, VOLUME_MODES, "Filesystem")
     fs_type = _fs_type(tags, volume_mode)
-    access_mode = _choice(tags, t.ACCESS_MODE_TAG, ACCESS_MODES, "ReadWriteOnce")
+    access_mode = _access_mode(tags)
     if access_mode == "ReadWriteMany" and not (
         volume_mode == "Block" and facts.multi_attach and facts.volume_type in MULTI_ATTACH_TYPES
     ):
@@ -87,6 +91,10 @@ def plan_volume(
             t.ACCESS_MODE_TAG, "ReadWriteMany needs Block mode on a multi-attach io1/io2 volume"
         )
     reclaim = _choice(tags, t.RECLAIM_POLICY_TAG, RECLAIM_POLICIES, "Retain")
+    if reclaim not in settings.allowed_reclaim_policies:
+        allowed = ", ".join(settings.allowed_reclaim_policies)
+        rule = f"{reclaim} is not allowed by this deployment (allowed: {allowed})"
+        raise InvalidInputError(t.RECLAIM_POLICY_TAG, rule)
     storage_class = tags.get(t.STORAGE_CLASS_TAG, "")
     if storage_class:
         rule = "must be a DNS-1123 subdomain or empty"
@@ -112,6 +120,33 @@ def plan_volume(
 
 def registered_status(plan: Plan) -> str:
     return registered_text(plan.cluster, plan.pv_name, plan.claim)
+
+
+def _refuse_csi_provisioned(tags: Mapping[str, str]) -> None:
+    """A volume the EBS CSI driver provisioned belongs to its PV and that PV's claim: registering
+    it again would hand another namespace the same data."""
+    if not any(key in tags for key in t.CSI_PROVISIONED_TAGS):
+        return
+    pv = tags.get(t.CSI_PV_NAME_TAG) or tags.get(t.CSI_VOLUME_NAME_TAG) or "unknown"
+    rule = f"volume was provisioned by the EBS CSI driver for PV {show(pv, limit=80)}"
+    claim_name = tags.get(t.CSI_PVC_NAME_TAG)
+    if claim_name:
+        namespace = tags.get(t.CSI_PVC_NAMESPACE_TAG, "?")
+        rule += f" (claim {show(namespace + '/' + claim_name, limit=120)})"
+    raise InvalidInputError(t.PV_TAG, rule + "; it is not registered again")
+
+
+def _access_mode(tags: Mapping[str, str]) -> str:
+    value = tags.get(t.ACCESS_MODE_TAG)
+    if value is None:
+        return "ReadWriteOnce"
+    if value not in ACCESS_MODES:
+        rule = (
+            f"the EBS CSI driver supports {', '.join(ACCESS_MODES)} (ReadWriteMany: Block on "
+            f"multi-attach io1/io2), got {show(value)}"
+        )
+        raise InvalidInputError(t.ACCESS_MODE_TAG, rule)
+    return value
 
 
 def _claim(value: str | None, pv_name: str, settings: Settings) -> tuple[str, str] | None:

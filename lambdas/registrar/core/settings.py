@@ -11,6 +11,7 @@ from registrar.core.errors import SettingsError
 
 UNVERIFIED_EVENTS = ("refuse", "cloudtrail")
 DEFAULT_DENIED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
+RECLAIM_POLICIES = ("Retain", "Delete")
 
 
 def aws_region(environ: Mapping[str, str] | None = None) -> str:
@@ -28,6 +29,16 @@ def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise SettingsError(name, f"must be one of {', '.join(allowed)}")
     return value
+
+
+def _subset(
+    env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str
+) -> tuple[str, ...]:
+    values = _csv(env.get(name)) or (default,)
+    unknown = [value for value in values if value not in allowed]
+    if unknown:
+        raise SettingsError(name, f"each must be one of {', '.join(allowed)}")
+    return values
 
 
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -75,6 +86,9 @@ class Settings:
     # With allowed principals, an event that names no caller (EBS notification, Tag Change,
     # a sweep's new volume) is refused, or checked against CloudTrail's record of the tagging.
     unverified_events: str = "refuse"
+    # `k8s-reclaim-policy` values a tag may ask for. Delete lets whoever may delete the claim
+    # have the CSI driver delete the volume (SECURITY.md), so it is opt-in.
+    allowed_reclaim_policies: tuple[str, ...] = ("Retain",)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -102,6 +116,9 @@ class Settings:
             kube_burst=int(_positive(env, "REGISTRAR_KUBE_BURST", 10, integer=True)),
             allowed_principals=_csv(env.get("REGISTRAR_ALLOWED_PRINCIPALS")),
             unverified_events=_choice(env, "REGISTRAR_UNVERIFIED_EVENTS", UNVERIFIED_EVENTS),
+            allowed_reclaim_policies=_subset(
+                env, "REGISTRAR_ALLOWED_RECLAIM_POLICIES", RECLAIM_POLICIES, "Retain"
+            ),
         )
 
     def namespace_allowed(self, namespace: str) -> bool:

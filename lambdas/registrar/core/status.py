@@ -5,6 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from registrar.core import tags as t
+from registrar.core.errors import (
+    ForbiddenError,
+    NotFoundError,
+    RegistrarError,
+    RejectedError,
+    UnauthorizedError,
+)
 
 REGISTERED = "registered "
 
@@ -28,6 +35,19 @@ def registered_cluster(status: str) -> str | None:
     return status[len(REGISTERED) :].split("/", 1)[0] or None
 
 
+def refusal_reason(kind: str, namespace: str | None, error: RegistrarError) -> str:
+    """What a volume says when the API server refused one of its objects for good."""
+    if isinstance(error, NotFoundError) and kind == "PersistentVolumeClaim" and namespace:
+        return f'namespace "{namespace}" does not exist'  # a create's 404: no such namespace
+    if isinstance(error, ForbiddenError):
+        return f"the registrar may not write it (403, check k8s/rbac.yaml): {error}"
+    if isinstance(error, RejectedError):
+        return f"rejected by the API server: {error.reason}"
+    if isinstance(error, UnauthorizedError):
+        return "the cluster refused the registrar's credentials (401, check its access entry)"
+    return str(error)
+
+
 def error_status(reason: str) -> str:
     return status_text(f"error: {reason}")
 
@@ -46,6 +66,19 @@ def show(value: str, limit: int = 40) -> str:
     return ascii(shown)
 
 
-def status_is_current(tags: Mapping[str, str], status: str) -> bool:
-    """The volume already says exactly this (a duplicate event): no write needed."""
-    return tags.get(t.STATUS_TAG) == status and tags.get(t.CSI_CLUSTER_TAG) == "true"
+def status_tags(status: str, cluster: str | None, csi_driver: str) -> dict[str, str]:
+    """What to write on a volume with this status. Only a registered volume gets the tags that
+    let a CSI driver act on it (`ebs.csi.aws.com/cluster=true` lets the driver, under
+    AmazonEBSCSIDriverPolicyV2, modify and delete it; Auto Mode attaches only volumes tagged
+    `eks:eks-cluster-name=<cluster>`)."""
+    tags = {t.STATUS_TAG: status}
+    if status.startswith(REGISTERED):
+        tags[t.CSI_CLUSTER_TAG] = "true"
+        if csi_driver == t.AUTO_MODE_CSI_DRIVER and cluster:
+            tags[t.EKS_CLUSTER_NAME_TAG] = cluster
+    return tags
+
+
+def status_is_current(tags: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
+    """The volume already carries every wanted tag (a duplicate event): no write needed."""
+    return all(tags.get(key) == value for key, value in wanted.items())

@@ -25,10 +25,24 @@ INPUT_TAGS = frozenset(
     }
 )
 
+# What the EBS CSI driver tags a volume it provisioned with (aws-ebs-csi-driver,
+# pkg/driver/constants.go and pkg/cloud/cloud.go): such a volume belongs to a PV already.
+CSI_VOLUME_NAME_TAG = "CSIVolumeName"
+CSI_PV_NAME_TAG = "kubernetes.io/created-for/pv/name"
+CSI_PVC_NAME_TAG = "kubernetes.io/created-for/pvc/name"
+CSI_PVC_NAMESPACE_TAG = "kubernetes.io/created-for/pvc/namespace"
+CSI_PROVISIONED_TAGS = (
+    CSI_PV_NAME_TAG, CSI_VOLUME_NAME_TAG, CSI_PVC_NAME_TAG, CSI_PVC_NAMESPACE_TAG
+)
+
 STATUS_TAG = "k8s-pv-status"
 CSI_CLUSTER_TAG = "ebs.csi.aws.com/cluster"
+# EKS Auto Mode's AmazonEKSBlockStoragePolicy attaches only volumes whose
+# `eks:eks-cluster-name` tag names the cluster (its AttachVolume condition, aws:ResourceTag).
+EKS_CLUSTER_NAME_TAG = "eks:eks-cluster-name"
+AUTO_MODE_CSI_DRIVER = "ebs.csi.eks.amazonaws.com"
 # Keys the registrar writes. Events about only these are our own echo and are ignored.
-OUTPUT_TAGS = frozenset({STATUS_TAG, CSI_CLUSTER_TAG})
+OUTPUT_TAGS = frozenset({STATUS_TAG, CSI_CLUSTER_TAG, EKS_CLUSTER_NAME_TAG})
 
 STATUS_MAX_LENGTH = 256
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"

@@ -12,11 +12,14 @@ from registrar.core.errors import ConflictError, RegistrarError
 from registrar.core.models import Manifest
 from registrar.core.objects import ObjectKey, conflict_reason, key_of
 from registrar.core.planner import Plan
+from registrar.core.status import refusal_reason
 from registrar.engine.ports import KubePort
 
 log = logging.getLogger(__name__)
 
-Action = Literal["created", "updated", "unchanged", "conflict", "skipped", "deleted", "unmanaged"]
+Action = Literal[
+    "created", "updated", "unchanged", "conflict", "skipped", "deleted", "unmanaged", "failed"
+]
 SHORT_KIND = {"PersistentVolume": "pv", "PersistentVolumeClaim": "pvc"}
 
 
@@ -46,6 +49,11 @@ class ApplyResult:
         return next((o for o in self.objects if o.action == "conflict"), None)
 
     @property
+    def failure(self) -> ObjectResult | None:
+        """An object the API server refused for good (a retry cannot help)."""
+        return next((o for o in self.objects if o.action == "failed"), None)
+
+    @property
     def created(self) -> bool:
         return any(o.action in ("created", "updated") for o in self.objects)
 
@@ -53,22 +61,38 @@ class ApplyResult:
 def apply_plan(
     plan: Plan, kube: KubePort, known: Mapping[ObjectKey, Manifest] | None = None
 ) -> ApplyResult:
-    """PV first, then the claim; a conflicting PV stops before the claim is created.
+    """PV first, then the claim; a conflicting or refused PV stops before the claim.
 
     `known` holds objects already listed (a sweep): they are compared without a request, and
-    only what is missing from it is created.
+    only what is missing from it is created. An error a retry can fix (TransientError) raises;
+    any other refusal is a `failed` object, and what was created before it stays: a PV whose
+    claim could not be created stays Available, reserved by its claimRef, and binds as soon
+    as the claim exists (kubernetes, pkg/controller/volume/persistentvolume/pv_controller.go:
+    syncVolume, "volume is pre-bound to claim").
     """
-    pv = _ensure(plan.pv, kube, plan.volume_id, known)
+    pv = _attempt(plan.pv, kube, plan.volume_id, known)
     results = [pv]
     if plan.pvc is not None:
-        if pv.action == "conflict":
+        if pv.action in ("conflict", "failed"):
             meta = plan.pvc["metadata"]
-            reason = "its volume is in conflict"
+            reason = "its volume is in conflict" if pv.action == "conflict" else "its PV failed"
             kind, name, namespace = plan.pvc["kind"], meta["name"], meta["namespace"]
             results.append(ObjectResult(kind, name, namespace, "skipped", reason))
         else:
-            results.append(_ensure(plan.pvc, kube, plan.volume_id, known))
+            results.append(_attempt(plan.pvc, kube, plan.volume_id, known))
     return ApplyResult(tuple(results))
+
+
+def _attempt(
+    desired: Manifest, kube: KubePort, volume_id: str, known: Mapping[ObjectKey, Manifest] | None
+) -> ObjectResult:
+    try:
+        return _ensure(desired, kube, volume_id, known)
+    except RegistrarError as error:
+        if error.retryable:
+            raise
+        kind, namespace, name = key_of(desired)
+        return ObjectResult(kind, name, namespace, "failed", refusal_reason(kind, namespace, error))
 
 
 def _ensure(

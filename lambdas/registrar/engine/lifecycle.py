@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from registrar.core import tags as t
 from registrar.core.errors import NotFoundError
 from registrar.core.models import Manifest, kind_of
-from registrar.core.objects import is_ours, volume_of
+from registrar.core.objects import Holder, holders_of, is_ours, volume_of
 from registrar.core.settings import Settings
 from registrar.engine.applier import ObjectResult, note
 from registrar.engine.ports import KubePort
@@ -28,6 +28,12 @@ def pvs_of(kube: KubePort, volume_ids: Iterable[str]) -> list[Manifest]:
     """Our PVs for these volumes: one paginated LIST, whatever the number of volumes."""
     wanted = set(volume_ids)
     return [pv for pv in our_pvs(kube) if volume_of(pv) in wanted]
+
+
+def holders(kube: KubePort, volume_id: str) -> list[Holder]:
+    """Every PV using the volume, ours or not: one paginated LIST of all PVs (there is no field
+    selector on spec.csi.volumeHandle), filtered page by page so only the matches are kept."""
+    return holders_of(kube.list("PersistentVolume"), volume_id)
 
 
 def claim_of(kube: KubePort, pv: Manifest) -> Manifest | None:

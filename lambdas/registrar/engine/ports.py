@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
 from registrar.core.models import ClusterInfo, Kind, Manifest, VolumeFacts
@@ -25,14 +25,15 @@ class VolumeLister(Protocol):
 
 
 class VolumeTagger(Protocol):
-    def write_status(self, volume_id: str, status: str) -> None:
-        """Write `k8s-pv-status` (and `ebs.csi.aws.com/cluster=true`) on the volume."""
+    def write_status(self, volume_id: str, tags: Mapping[str, str]) -> None:
+        """Write the registrar's output tags (`core/status.py: status_tags`) on the volume."""
         ...
 
 
 class IdentityLookup(Protocol):
-    def who_tagged(self, volume_id: str) -> tuple[str, ...]:
-        """The ARNs of whoever last set the volume's `k8s-pv` tag; () when unknown."""
+    def who_set(self, volume_id: str, keys: Collection[str]) -> Mapping[str, tuple[str, ...]]:
+        """For each tag key, the ARNs of whoever last set it on the volume; a key with no
+        record is missing from the answer."""
         ...
 
 
@@ -62,9 +63,10 @@ class KubePort(Protocol):
     def delete(self, kind: Kind, name: str, namespace: str | None = None) -> None: ...
 
     def list(
-        self, kind: Kind, label_selector: str, namespace: str | None = None
+        self, kind: Kind, label_selector: str = "", namespace: str | None = None
     ) -> Iterator[Manifest]:
-        """Every object matching the selector, following `continue` tokens."""
+        """Every object matching the selector (all of them without one), following `continue`
+        tokens; yielded page by page, so a caller that filters holds only what it keeps."""
         ...
 
     def record_event(

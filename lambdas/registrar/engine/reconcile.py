@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Protocol, TypeVar
 
 from registrar.core import tags as t
+from registrar.core.errors import RegistrarError
 from registrar.core.models import Manifest
-from registrar.core.objects import ObjectKey, key_of
+from registrar.core.objects import ObjectKey, key_of, slim
 from registrar.core.settings import Settings
-from registrar.core.status import error_status, unmanaged_status
-from registrar.core.sweep import WRITES, Row, plan_sweep
+from registrar.core.status import error_status, status_is_current, status_tags, unmanaged_status
+from registrar.core.sweep import WRITES, Row, plan_sweep, split_pvs
 from registrar.engine.applier import apply_plan
 from registrar.engine.lifecycle import UNTAGGED, VOLUME_DELETED, settle_orphan
 from registrar.engine.ports import (
@@ -32,6 +33,14 @@ class Progress(Protocol):
 
     def __call__(self, items: Iterable[T], label: str, total: int | None = None) -> Iterable[T]:
         ...
+
+
+# Seconds left to the function's timeout (Lambda's context.get_remaining_time_in_millis).
+Remaining = Callable[[], float]
+# A sweep stops starting repairs with less than this left: one repair is a few requests at
+# REGISTRAR_KUBE_QPS plus a CreateTags, and the invocation must still log and return.
+SWEEP_MARGIN_S = 10.0
+DEFERRED = "left for the next run: the function's time is nearly up"
 
 
 def no_progress(items: Iterable[T], label: str, total: int | None = None) -> Iterable[T]:
@@ -56,21 +65,46 @@ class Reconciler:
         self._identities = identities
 
     def sweep(
-        self, cluster: str, *, dry_run: bool = False, progress: Progress = no_progress
+        self,
+        cluster: str,
+        *,
+        dry_run: bool = False,
+        progress: Progress = no_progress,
+        remaining: Remaining | None = None,
     ) -> list[Row]:
-        """The plan for one cluster; carried out unless `dry_run`. Rows say what was done."""
+        """The plan for one cluster; carried out unless `dry_run`. Rows say what was done.
+        With `remaining`, repairs stop cleanly before the timeout: the rest are `deferred`."""
         kube = self._clusters.kube_for(cluster)
-        volumes = list(progress(self._volumes.tagged_volumes(), "tagged volumes"))
-        pvs = list(progress(kube.list("PersistentVolume", t.MANAGED_SELECTOR), "PVs"))
-        pvcs = list(progress(kube.list("PersistentVolumeClaim", t.MANAGED_SELECTOR), "PVCs"))
-        rows = self._resolve_orphans(plan_sweep(volumes, pvs, pvcs, self._settings, cluster))
+        # Every PV, not only ours: one volume, one PV. Of the others only a name is kept, of
+        # ours what a comparison reads; the volumes stream through the planner page by page.
+        pvs, foreign = split_pvs(progress(kube.list("PersistentVolume"), "PVs"))
+        claims = progress(kube.list("PersistentVolumeClaim", t.MANAGED_SELECTOR), "PVCs")
+        pvcs = [slim(claim) for claim in claims]
+        volumes = progress(self._volumes.tagged_volumes(), "tagged volumes")
+        planned = plan_sweep(volumes, pvs, pvcs, self._settings, cluster, foreign=foreign)
+        rows = self._resolve_orphans(planned)
         if dry_run:
             return rows
-        known = {key_of(o): o for o in [*pvs, *pvcs]}
-        todo = [row for row in rows if row.action in WRITES]
-        done = {id(row): self._carry_out(row, kube, known)
-                for row in progress(todo, "repairs", len(todo))}
+        todo = [row for row in rows if row.action in WRITES or row.status is not None]
+        wanted = {key_of(item) for row in todo if row.plan is not None for item in row.plan.items}
+        known = {key_of(o): o for o in [*pvs, *pvcs] if key_of(o) in wanted}
+        del pvs, pvcs  # only the objects a repair compares stay
+        done: dict[int, Row] = {}
+        for row in progress(todo, "repairs", len(todo)):
+            if remaining is not None and remaining() < SWEEP_MARGIN_S:
+                done[id(row)] = replace(row, action="deferred", detail=DEFERRED)
+            else:
+                done[id(row)] = self._carry_out_safely(row, kube, known)
         return [done.get(id(row), row) for row in rows]
+
+    def _carry_out_safely(self, row: Row, kube: KubePort, known: dict[ObjectKey, Manifest]) -> Row:
+        """One failing volume never stops a sweep: its row says why, and the next run retries."""
+        try:
+            return self._carry_out(row, kube, known)
+        except RegistrarError as error:
+            log.error("sweep row failed", extra={"volume_id": row.volume_id, "error": str(error),
+                                                 "retryable": error.retryable})  # fmt: skip
+            return replace(row, action="failed", detail=str(error))
 
     def _resolve_orphans(self, rows: list[Row]) -> list[Row]:
         """One batched DescribeVolumes tells a deleted volume from an untagged one."""
@@ -89,6 +123,14 @@ class Reconciler:
             if not self._verified(row, known):
                 return self._unverified(row)
             result = apply_plan(row.plan, kube, known)
+            failure = result.failure
+            if failure is not None:
+                field = t.PVC_TAG if failure.kind == "PersistentVolumeClaim" else t.PV_TAG
+                status = error_status(f"{field}: {failure.reason}")
+                tags = status_tags(status, row.cluster, self._settings.csi_driver)
+                if not status_is_current(row.tags, tags):
+                    self._volumes.write_status(row.volume_id, tags)
+                return replace(row, action="refused", detail=status, status=None)
             conflict = result.conflict
             if conflict is not None:
                 return replace(row, action="conflict", detail=f"{conflict.ref} {conflict.reason}")
@@ -99,11 +141,15 @@ class Reconciler:
             released = settle_orphan(kube, row.orphan, deleted, self._settings)
             if not deleted:
                 status = unmanaged_status(row.cluster, row.pv, UNTAGGED)
-                self._volumes.write_status(row.volume_id, status)
+                self._write(row.volume_id, status, row.cluster)
             return replace(row, detail=f"{row.detail}: " + ", ".join(o.line() for o in released))
         if row.status is not None:
-            self._volumes.write_status(row.volume_id, row.status)
+            self._write(row.volume_id, row.status, row.cluster)
         return row
+
+    def _write(self, volume_id: str, status: str, cluster: str) -> None:
+        tags = status_tags(status, cluster, self._settings.csi_driver)
+        self._volumes.write_status(volume_id, tags)
 
     def _verified(self, row: Row, known: dict[ObjectKey, Manifest]) -> bool:
         """A sweep names no caller: with an allow-list, a volume new to this cluster (no PV of
@@ -112,11 +158,13 @@ class Reconciler:
             return True
         if self._identities is None:
             return False
-        return self._settings.principal_allowed(self._identities.who_tagged(row.volume_id))
+        keys = sorted(t.INPUT_TAGS & row.tags.keys()) or [t.PV_TAG]
+        writers = self._identities.who_set(row.volume_id, keys)
+        return all(self._settings.principal_allowed(tuple(writers.get(k, ()))) for k in keys)
 
     def _unverified(self, row: Row) -> Row:
         if self._identities is None:
             return replace(row, action="unverified", detail="no caller to check (refuse)")
         status = error_status("principal: the volume was not tagged by an allowed principal")
-        self._volumes.write_status(row.volume_id, status)
+        self._write(row.volume_id, status, row.cluster)
         return replace(row, action="invalid", detail=status)

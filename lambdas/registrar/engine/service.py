@@ -23,11 +23,18 @@ from registrar.core.events import (
     VolumeEvent,
 )
 from registrar.core.models import VolumeFacts
+from registrar.core.objects import second_pv_rule
 from registrar.core.planner import Plan, plan_volume, registered_status
 from registrar.core.settings import Settings
-from registrar.core.status import error_status, show, status_is_current, unmanaged_status
+from registrar.core.status import (
+    error_status,
+    show,
+    status_is_current,
+    status_tags,
+    unmanaged_status,
+)
 from registrar.engine.applier import ObjectResult, apply_plan
-from registrar.engine.lifecycle import UNTAGGED, VOLUME_DELETED, pvs_of, settle_orphan
+from registrar.engine.lifecycle import UNTAGGED, VOLUME_DELETED, holders, pvs_of, settle_orphan
 from registrar.engine.ports import (
     ClusterConnector,
     IdentityLookup,
@@ -35,12 +42,20 @@ from registrar.engine.ports import (
     VolumeReader,
     VolumeTagger,
 )
-from registrar.engine.reconcile import Reconciler
+from registrar.engine.reconcile import Reconciler, Remaining
 
 log = logging.getLogger(__name__)
 
 Result = Literal[
-    "registered", "unchanged", "ignored", "invalid", "conflict", "released", "reconciled", "failed"
+    "registered",
+    "unchanged",
+    "ignored",
+    "invalid",
+    "conflict",
+    "refused",
+    "released",
+    "reconciled",
+    "failed",
 ]
 
 
@@ -146,10 +161,17 @@ class Registrar:
         self._clusters = clusters
         self._identities = identities  # CloudTrail's record, for events that name no caller
 
-    def handle(self, event: VolumeEvent | Ignored, cluster: str | None = None) -> list[Outcome]:
+    def handle(
+        self,
+        event: VolumeEvent | Ignored,
+        cluster: str | None = None,
+        *,
+        remaining: Remaining | None = None,
+    ) -> list[Outcome]:
         """Every volume of the event is tried; the first error is raised at the end."""
         if isinstance(event, ScheduledReconcile):
-            steps = [(None, partial(self.reconcile, name)) for name in self._settings.clusters]
+            steps = [(None, partial(self.reconcile, name, remaining=remaining))
+                     for name in self._settings.clusters]  # fmt: skip
             return _each(steps)
         if isinstance(event, VolumeDeleted):
             return _each([(event.volume_id, partial(self._release, event.volume_id, True))])
@@ -164,28 +186,39 @@ class Registrar:
         planned = plan_event(event, self._volumes, self._settings, cluster)
         return _each((_volume_of(p), partial(self._settle_verified, event, p)) for p in planned)
 
-    def reconcile(self, cluster: str) -> Outcome:
+    def reconcile(self, cluster: str, *, remaining: Remaining | None = None) -> Outcome:
         reconciler = Reconciler(self._settings, self._volumes, self._clusters, self._identities)
-        rows = reconciler.sweep(cluster)
+        rows = reconciler.sweep(cluster, remaining=remaining)
         counts = dict(Counter(str(row.action) for row in rows))
         summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "empty"
         log.info("reconciled", extra={"cluster": cluster, "rows": len(rows), **counts})
         return Outcome(None, "reconciled", f"{cluster}: {summary}")
 
     def _settle_verified(self, event: VolumeEvent | Ignored, planned: Planned) -> Outcome:
-        """With REGISTRAR_ALLOWED_PRINCIPALS, only an allowed caller's tagging registers."""
+        """With REGISTRAR_ALLOWED_PRINCIPALS, every input tag on the volume must have been set
+        by an allowed principal: the event's caller for the keys it sets, CloudTrail's record
+        (`cloudtrail` mode) for the others. `refuse` mode can check only the event's own keys
+        (docs/deploy.md shows the IAM guard that closes that gap)."""
         if isinstance(planned, Ready) and self._settings.allowed_principals:
-            volume_id = planned.facts.volume_id
-            principals = event.principals if isinstance(event, VolumeCreated | TagsSet) else None
-            if principals is None:  # an EBS notification or a Tag Change names no caller
-                if self._identities is None:
-                    why = "the event names no caller; the CloudTrail event of the tagging decides"
-                    log.info("unverified", extra={"volume_id": volume_id, "reason": why})
-                    return Outcome(volume_id, "ignored", why)
-                principals = self._identities.who_tagged(volume_id)
-            if not self._settings.principal_allowed(principals):
-                error = InvalidInputError("principal", f"{_caller(principals)} may not register")
-                return self._reject(planned.facts, error)
+            facts = planned.facts
+            keys = sorted(t.INPUT_TAGS & facts.tags.keys())
+            writers: dict[str, tuple[str, ...]] = {}
+            if isinstance(event, VolumeCreated | TagsSet):
+                writers = {key: event.principals for key in keys if key in event.tags}
+            elif self._identities is None:  # an EBS notification or a Tag Change names no caller
+                why = "the event names no caller; the CloudTrail event of the tagging decides"
+                log.info("unverified", extra={"volume_id": facts.volume_id, "reason": why})
+                return Outcome(facts.volume_id, "ignored", why)
+            rest = [key for key in keys if key not in writers]
+            if rest and self._identities is not None:
+                found = self._identities.who_set(facts.volume_id, rest)
+                writers |= {key: tuple(found.get(key, ())) for key in rest}
+            for key in sorted(writers, key=lambda k: (k != t.PV_TAG, k)):
+                principals = writers[key]
+                if not self._settings.principal_allowed(principals):
+                    action = "register" if key == t.PV_TAG else f"set {key}"
+                    rule = f"{_caller(principals)} may not {action}"
+                    return self._reject(facts, InvalidInputError("principal", rule))
         return self._settle(planned)
 
     def _untag(self, volume_id: str) -> Outcome:
@@ -206,7 +239,8 @@ class Registrar:
                 objects += settle_orphan(kube, pv, deleted, self._settings)
                 if not deleted:
                     status = unmanaged_status(cluster, pv["metadata"]["name"], UNTAGGED)
-                    self._volumes.write_status(volume_id, status)
+                    tags = status_tags(status, cluster, self._settings.csi_driver)
+                    self._volumes.write_status(volume_id, tags)
         why = VOLUME_DELETED if deleted else UNTAGGED
         if not objects:
             return Outcome(volume_id, "ignored", f"{why}: no PV of ours for it")
@@ -227,32 +261,58 @@ class Registrar:
         if plan.cluster is None:
             error = InvalidInputError(t.CLUSTER_TAG, "no tag and no default cluster")
             return self._reject(facts, error)
-        result = apply_plan(plan, self._clusters.kube_for(plan.cluster))
+        try:
+            kube = self._clusters.kube_for(plan.cluster)
+            taken = second_pv_rule(plan.pv_name, holders(kube, facts.volume_id))
+        except RegistrarError as error:
+            if error.retryable:
+                raise
+            return self._refused(facts, f"{t.CLUSTER_TAG}: {plan.cluster}: {error}")
+        if taken is not None:  # one volume, one PV: nothing is written to the cluster
+            return self._reject(facts, InvalidInputError(t.PV_TAG, taken), "conflict")
+        result = apply_plan(plan, kube)
+        failure = result.failure
+        if failure is not None:
+            field = t.PVC_TAG if failure.kind == "PersistentVolumeClaim" else t.PV_TAG
+            return self._refused(facts, f"{field}: {failure.reason}", result.objects)
         conflict = result.conflict
         if conflict is not None:
             detail = f"{conflict.ref} {conflict.reason}"
-            self._write_status(facts, error_status(f"conflict: {detail}"))
+            self._write_status(facts, error_status(f"conflict: {detail}"), plan.cluster)
             log.warning("conflict", extra={"volume_id": facts.volume_id, "detail": detail})
             return Outcome(facts.volume_id, "conflict", detail, result.objects)
         status = registered_status(plan)
-        self._write_status(facts, status)
+        self._write_status(facts, status, plan.cluster)
         outcome: Result = "registered" if result.created else "unchanged"
         log.info(outcome, extra={"volume_id": facts.volume_id, "status": status})
         return Outcome(facts.volume_id, outcome, status, result.objects)
 
-    def _reject(self, facts: VolumeFacts, error: InvalidInputError) -> Outcome:
+    def _refused(
+        self, facts: VolumeFacts, reason: str, objects: tuple[ObjectResult, ...] = ()
+    ) -> Outcome:
+        """The cluster refused for good (404, 403, 401, 400/422): a retry cannot help, so the
+        volume says why and the event is settled; what was created stays (README: Errors)."""
+        log.error("refused", extra={"volume_id": facts.volume_id, "reason": reason,
+                                    "retryable": False})  # fmt: skip
+        self._write_status(facts, error_status(reason), None)
+        return Outcome(facts.volume_id, "refused", reason, objects)
+
+    def _reject(
+        self, facts: VolumeFacts, error: InvalidInputError, result: Result = "invalid"
+    ) -> Outcome:
         log.warning(
-            "invalid input",
+            "invalid input" if result == "invalid" else result,
             extra={"volume_id": facts.volume_id, "tag": error.field, "rule": error.rule},
         )
-        self._write_status(facts, error_status(str(error)))
-        return Outcome(facts.volume_id, "invalid", str(error))
+        self._write_status(facts, error_status(str(error)), None)
+        return Outcome(facts.volume_id, result, str(error))
 
-    def _write_status(self, facts: VolumeFacts, status: str) -> None:
+    def _write_status(self, facts: VolumeFacts, status: str, cluster: str | None) -> None:
         """Skip the write when the volume already says exactly this (duplicate events)."""
-        if status_is_current(facts.tags, status):
+        tags = status_tags(status, cluster, self._settings.csi_driver)
+        if status_is_current(facts.tags, tags):
             return
-        self._volumes.write_status(facts.volume_id, status)
+        self._volumes.write_status(facts.volume_id, tags)
 
 
 def _plan(facts: VolumeFacts, settings: Settings, cluster: str | None) -> Planned:
