@@ -222,6 +222,16 @@ def absent(gateway: KubeGateway, kind: Kind, name: str, namespace: str | None = 
     return False
 
 
+def settled(admin: KubeGateway, name: str) -> dict[str, Any]:
+    """The PV once the binder has marked it Available (that write is not the registrar's)."""
+    deadline = time.monotonic() + 15
+    while True:
+        pv = admin.get("PersistentVolume", name)
+        if (pv.get("status") or {}).get("phase") == "Available" or time.monotonic() > deadline:
+            return pv
+        time.sleep(0.1)
+
+
 def only_outcome(answer: dict[str, Any]) -> dict[str, Any]:
     outcomes = answer["outcomes"]
     assert len(outcomes) == 1, outcomes

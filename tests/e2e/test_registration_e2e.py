@@ -12,7 +12,6 @@ puts the control plane's endpoint and CA into the answer (moto's are made up).
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -37,6 +36,7 @@ from tests.e2e.conftest import (
     created,
     kubectl,
     only_outcome,
+    settled,
     unique,
     volume_tags,
     wait_phase,
@@ -144,15 +144,6 @@ def test_same_event_twice_creates_once_then_is_unchanged(
         admin.get("PersistentVolumeClaim", claim, "default")["metadata"]["resourceVersion"],
     )
     assert second["detail"] == volume_tags(ec2, volume["VolumeId"])[STATUS]
-
-
-def settled(admin: KubeGateway, name: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 15
-    while True:
-        pv = admin.get("PersistentVolume", name)
-        if (pv.get("status") or {}).get("phase") == "Available" or time.monotonic() > deadline:
-            return pv
-        time.sleep(0.1)
 
 
 def test_conflicting_pv_is_reported_and_left_untouched(
