@@ -10,11 +10,13 @@ registrar's IAM role and k8s/rbac.yaml on the real kube-apiserver. Settings come
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
 import pytest
 import yaml
@@ -22,19 +24,14 @@ from botocore.credentials import Credentials
 
 from devcluster import eventfactory as ef
 from devcluster.controlplane import ControlPlane
-from devcluster.identity import (
-    ControlPlaneDirectory,
-    assume_role,
-    create_role,
-    registrar_for,
-    role_session,
-)
+from devcluster.identity import ControlPlaneDirectory, assume_role, create_role, role_session
 from registrar import handler
 from registrar.adapters.aws import Ec2Volumes
 from registrar.adapters.eks import EksConnector
 from registrar.adapters.kube import KubeGateway
-from registrar.core.errors import RejectedError
 from registrar.core.settings import Settings
+from registrar.core.sweep import Row
+from registrar.engine.ports import KubePort
 from registrar.engine.reconcile import Reconciler
 from registrar.engine.service import Registrar
 from tests.e2e.conftest import (
@@ -56,8 +53,7 @@ from tests.e2e.conftest import (
     wait_phase,
 )
 
-Invoke = Callable[[dict[str, Any]], dict[str, Any]]
-Deploy = Callable[..., Invoke]
+Deploy = Callable[..., "DeployedFunction"]
 
 AUTO_MODE_DRIVER = "ebs.csi.eks.amazonaws.com"
 # EKS Auto Mode's AmazonEKSBlockStoragePolicy(V2) allows AttachVolume and DetachVolume only
@@ -77,9 +73,72 @@ CREATED_FOR_NAMESPACE = "kubernetes.io/created-for/pvc/namespace"
 # --- fixtures -------------------------------------------------------------------------------
 
 
+class CountingConnector:
+    """ClusterConnector: the real one, recording every Kubernetes call made through it."""
+
+    def __init__(self, inner: EksConnector) -> None:
+        self._inner = inner
+        self.calls: list[str] = []
+
+    def kube_for(self, cluster: str) -> KubePort:
+        return cast(KubePort, _CountingKube(self._inner.kube_for(cluster), self.calls))
+
+
+class _CountingKube:
+    def __init__(self, kube: KubePort, calls: list[str]) -> None:
+        self._kube = kube
+        self._calls = calls
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._kube, name)
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self._calls.append(name)
+            return method(*args, **kwargs)
+
+        return counted
+
+
+@dataclass
+class DeployedFunction:
+    """The function with one set of settings and one identity: wired like
+    `registrar.wiring.build_registrar` (and `devcluster.identity.registrar_for`), with its
+    Kubernetes calls recorded. Calling it invokes `registrar.handler.lambda_handler`."""
+
+    plane: ControlPlane
+    settings: Settings
+    volumes: Ec2Volumes
+    clusters: CountingConnector
+    registrar: Registrar
+
+    @classmethod
+    def build(
+        cls, plane: ControlPlane, credentials: Credentials, settings: Settings
+    ) -> DeployedFunction:
+        session = role_session(credentials, REGION)
+        directory = ControlPlaneDirectory(plane, session)
+        clusters = CountingConnector(
+            EksConnector(REGION, directory=directory, credentials=lambda: credentials)
+        )
+        volumes = Ec2Volumes(REGION, session)
+        return cls(plane, settings, volumes, clusters, Registrar(settings, volumes, clusters))
+
+    def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
+        return dict(handler.lambda_handler(event, LambdaContext()))
+
+    @property
+    def kube_calls(self) -> list[str]:
+        return self.clusters.calls
+
+    def sweep_rows(self) -> list[Row]:
+        """What a reconcile sweep of the plane's cluster would do (dry run)."""
+        reconciler = Reconciler(self.settings, self.volumes, self.clusters)
+        return reconciler.sweep(self.plane.cluster, dry_run=True)
+
+
 @pytest.fixture(scope="module")
-def warm() -> dict[tuple[str, tuple[tuple[str, str], ...]], Registrar]:
-    """Registrars already built in this module, by identity and settings (a warm Lambda)."""
+def warm() -> dict[tuple[str, tuple[tuple[str, str], ...]], DeployedFunction]:
+    """Functions already deployed in this module, by identity and settings (warm Lambdas)."""
     return {}
 
 
@@ -87,14 +146,14 @@ def warm() -> dict[tuple[str, tuple[tuple[str, str], ...]], Registrar]:
 def deploy(
     rbac_applied: ControlPlane,
     role_credentials: Credentials,
-    warm: dict[tuple[str, tuple[tuple[str, str], ...]], Registrar],
+    warm: dict[tuple[str, tuple[tuple[str, str], ...]], DeployedFunction],
     monkeypatch: pytest.MonkeyPatch,
 ) -> Deploy:
-    """deploy(credentials=None, **REGISTRAR_*) -> invoke(event): the handler with a registrar
-    whose settings are only these variables plus REGISTRAR_DEFAULT_CLUSTER (the plane's),
-    signed with the registrar's role (or `credentials`)."""
+    """deploy(credentials=None, **REGISTRAR_*) -> the function whose settings are only these
+    variables plus REGISTRAR_DEFAULT_CLUSTER (the plane's), read by `Settings.from_env()`,
+    signed with the registrar's role (or `credentials`); the handler now runs it."""
 
-    def build(credentials: Credentials | None = None, **env: str) -> Invoke:
+    def build(credentials: Credentials | None = None, **env: str) -> DeployedFunction:
         credentials = credentials or role_credentials
         for name in [n for n in os.environ if n.startswith("REGISTRAR_")]:
             monkeypatch.delenv(name)
@@ -103,22 +162,19 @@ def deploy(
             monkeypatch.setenv(name, value)
         deployment = (credentials.access_key, tuple(sorted(env.items())))
         if deployment not in warm:
-            settings = Settings.from_env()
-            warm[deployment] = registrar_for(rbac_applied, REGION, credentials, settings)
-        service = warm[deployment]
-        monkeypatch.setattr(handler, "registrar", lambda: service)
-
-        def call(event: dict[str, Any]) -> dict[str, Any]:
-            return dict(handler.lambda_handler(event, LambdaContext()))
-
-        return call
+            warm[deployment] = DeployedFunction.build(
+                rbac_applied, credentials, Settings.from_env()
+            )
+        function = warm[deployment]
+        monkeypatch.setattr(handler, "registrar", lambda: function.registrar)
+        return function
 
     return build
 
 
 @pytest.fixture
-def invoke(deploy: Deploy) -> Invoke:
-    """The handler with the default settings."""
+def function(deploy: Deploy) -> DeployedFunction:
+    """The function with the default settings."""
     return deploy()
 
 
@@ -153,25 +209,6 @@ def create_namespace(plane: ControlPlane, name: str, labels: dict[str, str] | No
     kubectl_apply(plane, [{"apiVersion": "v1", "kind": "Namespace", "metadata": meta}])
 
 
-def reviews_since(plane: ControlPlane, start: int) -> list[Any]:
-    """The webhook's token reviews after `start`: one per request made with an EKS token. The
-    control plane runs with --authentication-token-webhook-cache-ttl=0s, and kube-apiserver
-    caches a review only for a TTL above zero (k8s.io/apiserver,
-    pkg/authentication/token/cache/cached_token_authenticator.go)."""
-    return plane.reviews[start:]
-
-
-def sweep_rows(plane: ControlPlane, credentials: Credentials) -> list[Any]:
-    """What a reconcile sweep of the plane's cluster would do (dry run), with the settings of
-    the environment and the registrar's credentials."""
-    session = role_session(credentials, REGION)
-    connector = EksConnector(
-        REGION, directory=ControlPlaneDirectory(plane, session), credentials=lambda: credentials
-    )
-    reconciler = Reconciler(Settings.from_env(), Ec2Volumes(REGION, session), connector)
-    return reconciler.sweep(plane.cluster, dry_run=True)
-
-
 def hand_written_pv(name: str, volume_id: str, driver: str) -> dict[str, Any]:
     """A PV someone wrote by hand for an EBS volume: no managed-by label of ours."""
     return {
@@ -200,19 +237,17 @@ def unregistered(ec2: Any, admin: KubeGateway, volume_id: str, pv: str) -> None:
 def test_renaming_k8s_pv_of_a_registered_volume_never_makes_a_second_pv(
     ec2: Any,
     route: Callable[[dict[str, Any], str], None],
-    invoke: Invoke,
+    function: DeployedFunction,
     admin: KubeGateway,
-    rbac_applied: ControlPlane,
-    role_credentials: Credentials,
 ) -> None:
     old, new, claim = unique("e2e-old"), unique("e2e-new"), unique("e2e-claim")
     volume, event = created(ec2, route, {"k8s-pv": old, "k8s-pvc": claim})
     volume_id = volume["VolumeId"]
-    assert only_outcome(invoke(event))["result"] == "registered"
+    assert only_outcome(function(event))["result"] == "registered"
     assert wait_phase(admin, "PersistentVolumeClaim", claim, "default") == "Bound"
 
     rename = tagged(ec2, route, volume_id, {"k8s-pv": new})
-    only_outcome(invoke(rename))
+    only_outcome(function(rename))
 
     assert absent(admin, "PersistentVolume", new)
     assert pvs_using(admin, volume_id) == [old]
@@ -222,9 +257,9 @@ def test_renaming_k8s_pv_of_a_registered_volume_never_makes_a_second_pv(
     assert status.startswith(prefix) and len(status) > len(prefix), status
 
     # A sweep reports the rename as drift, and creates no second PV either.
-    rows = [row for row in sweep_rows(rbac_applied, role_credentials) if row.volume_id == volume_id]
+    rows = [row for row in function.sweep_rows() if row.volume_id == volume_id]
     assert [row.action for row in rows] == ["drift"], rows
-    invoke(ef.scheduled(region=REGION))
+    function(ef.scheduled(region=REGION))
     assert absent(admin, "PersistentVolume", new)
     assert pvs_using(admin, volume_id) == [old]
     assert volume_tags(ec2, volume_id)[STATUS].startswith(prefix)
@@ -235,7 +270,7 @@ def test_volume_used_by_a_hand_written_pv_is_refused_and_nothing_is_written(
     driver: str,
     ec2: Any,
     route: Callable[[dict[str, Any], str], None],
-    invoke: Invoke,
+    function: DeployedFunction,
     admin: KubeGateway,
     rbac_applied: ControlPlane,
 ) -> None:
@@ -245,9 +280,9 @@ def test_volume_used_by_a_hand_written_pv_is_refused_and_nothing_is_written(
     before = settled(admin, theirs)
     objects = cluster_objects(admin)
     event = tagged(ec2, route, volume_id, {"k8s-pv": mine, "k8s-pvc": claim})
-    reviewed = len(rbac_applied.reviews)
+    function.kube_calls.clear()
 
-    outcome = only_outcome(invoke(event))
+    outcome = only_outcome(function(event))
 
     assert volume_tags(ec2, volume_id)[STATUS] == f"error: k8s-pv: volume is used by PV {theirs}"
     assert outcome["result"] not in ("registered", "unchanged", "failed"), outcome
@@ -255,8 +290,13 @@ def test_volume_used_by_a_hand_written_pv_is_refused_and_nothing_is_written(
     after = admin.get("PersistentVolume", theirs)
     assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
     assert CSI_CLUSTER not in volume_tags(ec2, volume_id)
-    # Only the API server knows the hand-written PV: the check asked it, as the registrar.
-    assert reviews_since(rbac_applied, reviewed)
+    # Only the API server knows the hand-written PV: the check asked it.
+    assert function.kube_calls
+    # The hourly sweep refuses it too.
+    function(ef.scheduled(region=REGION))
+    assert pvs_using(admin, volume_id) == [theirs]
+    assert absent(admin, "PersistentVolumeClaim", claim, "default")
+    assert volume_tags(ec2, volume_id)[STATUS] == f"error: k8s-pv: volume is used by PV {theirs}"
 
 
 @pytest.mark.parametrize(
@@ -266,7 +306,7 @@ def test_volume_provisioned_by_the_csi_driver_is_refused_before_any_kubernetes_c
     extra_create_metadata: bool,
     ec2: Any,
     route: Callable[[dict[str, Any], str], None],
-    invoke: Invoke,
+    function: DeployedFunction,
     admin: KubeGateway,
     rbac_applied: ControlPlane,
 ) -> None:
@@ -291,17 +331,22 @@ def test_volume_provisioned_by_the_csi_driver_is_refused_before_any_kubernetes_c
     objects = cluster_objects(admin)
     mine, claim = unique("e2e-steal"), unique("e2e-loot")
     event = tagged(ec2, route, volume_id, {"k8s-pv": mine, "k8s-pvc": f"default/{claim}"})
-    reviewed = len(rbac_applied.reviews)
+    function.kube_calls.clear()
 
-    outcome = only_outcome(invoke(event))
+    outcome = only_outcome(function(event))
 
     status = volume_tags(ec2, volume_id)[STATUS]
     assert status.startswith("error: ") and owner_pv in status, status
     assert outcome["result"] not in ("registered", "unchanged", "failed"), outcome
-    assert reviews_since(rbac_applied, reviewed) == []
+    assert function.kube_calls == []
     assert absent(admin, "PersistentVolume", mine)
     assert absent(admin, "PersistentVolumeClaim", claim, "default")
     assert cluster_objects(admin) == objects
+    # The hourly sweep refuses it too.
+    function(ef.scheduled(region=REGION))
+    assert pvs_using(admin, volume_id) == [owner_pv]
+    assert absent(admin, "PersistentVolumeClaim", claim, "default")
+    assert volume_tags(ec2, volume_id)[STATUS] == status
 
 
 # --- a claim's namespace: missing, forbidden, or a policy that rejects the claim --------------
@@ -310,7 +355,7 @@ def test_volume_provisioned_by_the_csi_driver_is_refused_before_any_kubernetes_c
 def test_claim_in_a_missing_namespace_settles_then_registers_once_it_exists(
     ec2: Any,
     route: Callable[[dict[str, Any], str], None],
-    invoke: Invoke,
+    function: DeployedFunction,
     admin: KubeGateway,
     rbac_applied: ControlPlane,
 ) -> None:
@@ -318,7 +363,7 @@ def test_claim_in_a_missing_namespace_settles_then_registers_once_it_exists(
     volume, event = created(ec2, route, {"k8s-pv": pv, "k8s-pvc": f"{namespace}/{claim}"})
     volume_id = volume["VolumeId"]
 
-    only_outcome(invoke(event))  # returns: a retry cannot create a namespace
+    only_outcome(function(event))  # returns: a retry cannot create a namespace
 
     tags = volume_tags(ec2, volume_id)
     assert tags[STATUS] == f'error: k8s-pvc: namespace "{namespace}" does not exist'
@@ -326,7 +371,7 @@ def test_claim_in_a_missing_namespace_settles_then_registers_once_it_exists(
     assert absent(admin, "PersistentVolumeClaim", claim, namespace)
 
     create_namespace(rbac_applied, namespace)
-    invoke(ef.scheduled(region=REGION))
+    function(ef.scheduled(region=REGION))
 
     assert wait_phase(admin, "PersistentVolumeClaim", claim, namespace) == "Bound"
     assert admin.get("PersistentVolume", pv)["spec"]["csi"]["volumeHandle"] == volume_id
@@ -336,7 +381,7 @@ def test_claim_in_a_missing_namespace_settles_then_registers_once_it_exists(
 
 
 def test_sweep_registers_every_other_volume_past_a_missing_namespace(
-    ec2: Any, invoke: Invoke, admin: KubeGateway, rbac_applied: ControlPlane
+    ec2: Any, function: DeployedFunction, admin: KubeGateway, rbac_applied: ControlPlane
 ) -> None:
     namespace = unique("e2e-typo")
     # Created first, so DescribeVolumes lists it before the others.
@@ -347,7 +392,7 @@ def test_sweep_registers_every_other_volume_past_a_missing_namespace(
         for pv, claim in others.items()
     }
 
-    outcomes = invoke(ef.scheduled(region=REGION))["outcomes"]
+    outcomes = function(ef.scheduled(region=REGION))["outcomes"]
 
     assert [o["result"] for o in outcomes] == ["reconciled"], outcomes
     for pv, claim in others.items():
@@ -432,17 +477,17 @@ def test_claim_the_registrar_may_not_create_settles_the_volume(
     narrow_registrar: tuple[Credentials, str, str],
 ) -> None:
     credentials, granted, other = narrow_registrar
-    invoke = deploy(credentials)
+    function = deploy(credentials)
     # The narrow identity registers in its namespace: what follows is about the namespace only.
     pv, claim = unique("e2e-pv"), unique("e2e-claim")
     _, event = created(ec2, route, {"k8s-pv": pv, "k8s-pvc": f"{granted}/{claim}"})
-    assert only_outcome(invoke(event))["result"] == "registered"
+    assert only_outcome(function(event))["result"] == "registered"
     assert wait_phase(admin, "PersistentVolumeClaim", claim, granted) == "Bound"
 
     pv, claim = unique("e2e-pv"), unique("e2e-claim")
     volume, event = created(ec2, route, {"k8s-pv": pv, "k8s-pvc": f"{other}/{claim}"})
 
-    outcome = only_outcome(invoke(event))  # HTTP 403: returns, no retry can fix it
+    outcome = only_outcome(function(event))  # HTTP 403: returns, no retry can fix it
 
     assert outcome["result"] not in ("registered", "unchanged"), outcome
     tags = volume_tags(ec2, volume["VolumeId"])
@@ -452,9 +497,7 @@ def test_claim_the_registrar_may_not_create_settles_the_volume(
 
 
 @pytest.fixture
-def claims_need_a_team_label(
-    rbac_applied: ControlPlane, admin: KubeGateway
-) -> Iterator[str]:
+def claims_need_a_team_label(rbac_applied: ControlPlane) -> Iterator[str]:
     """A namespace where a ValidatingAdmissionPolicy rejects every claim without a `team`
     label, as a cluster's own policy may; yields the namespace. Its reason Invalid makes the
     answer HTTP 422 (k8s.io/apiserver, pkg/admission/plugin/policy/validating/
@@ -513,12 +556,12 @@ def claims_need_a_team_label(
     }
     deadline = time.monotonic() + 15
     while True:  # the API server loads a new policy asynchronously
-        try:
-            admin.create(probe)
-        except RejectedError:
+        dry_run = kubectl(
+            rbac_applied, "create", "--dry-run=server", "-f", "-", stdin=json.dumps(probe)
+        )
+        if "every claim needs a team label" in dry_run.stderr:
             break
-        admin.delete("PersistentVolumeClaim", "probe", name)
-        assert time.monotonic() < deadline, "the admission policy never took effect"
+        assert time.monotonic() < deadline, ("the policy never took effect", dry_run.stderr)
         time.sleep(0.2)
     yield name
     for kind in ("validatingadmissionpolicybinding", "validatingadmissionpolicy"):
@@ -528,7 +571,7 @@ def claims_need_a_team_label(
 def test_claim_the_api_server_rejects_settles_the_volume(
     ec2: Any,
     route: Callable[[dict[str, Any], str], None],
-    invoke: Invoke,
+    function: DeployedFunction,
     admin: KubeGateway,
     claims_need_a_team_label: str,
 ) -> None:
@@ -536,7 +579,7 @@ def test_claim_the_api_server_rejects_settles_the_volume(
     pv, claim = unique("e2e-pv"), unique("e2e-claim")
     volume, event = created(ec2, route, {"k8s-pv": pv, "k8s-pvc": f"{namespace}/{claim}"})
 
-    outcome = only_outcome(invoke(event))  # HTTP 422: returns, no retry can fix it
+    outcome = only_outcome(function(event))  # HTTP 422: returns, no retry can fix it
 
     assert outcome["result"] not in ("registered", "unchanged"), outcome
     tags = volume_tags(ec2, volume["VolumeId"])
@@ -557,13 +600,13 @@ def test_invalid_tag_value_never_gets_the_csi_cluster_tag(
     value: str,
     ec2: Any,
     route: Callable[[dict[str, Any], str], None],
-    invoke: Invoke,
+    function: DeployedFunction,
     admin: KubeGateway,
 ) -> None:
     pv = unique("e2e-pv")
     volume, event = created(ec2, route, {"k8s-pv": pv, key: value})
 
-    outcome = only_outcome(invoke(event))
+    outcome = only_outcome(function(event))
 
     assert outcome["result"] == "invalid", outcome
     assert volume_tags(ec2, volume["VolumeId"])[STATUS].startswith(f"error: {key}: ")
@@ -576,14 +619,14 @@ def test_invalid_tag_value_never_gets_the_csi_cluster_tag(
 def test_read_only_many_is_refused_with_the_modes_the_driver_supports(
     ec2: Any,
     route: Callable[[dict[str, Any], str], None],
-    invoke: Invoke,
+    function: DeployedFunction,
     admin: KubeGateway,
 ) -> None:
     pv, claim = unique("e2e-pv"), unique("e2e-claim")
     tags = {"k8s-pv": pv, "k8s-pvc": claim, "k8s-access-mode": "ReadOnlyMany"}
     volume, event = created(ec2, route, tags)
 
-    outcome = only_outcome(invoke(event))
+    outcome = only_outcome(function(event))
 
     assert outcome["result"] == "invalid", outcome
     status = volume_tags(ec2, volume["VolumeId"])[STATUS]
@@ -595,14 +638,14 @@ def test_read_only_many_is_refused_with_the_modes_the_driver_supports(
 def test_reclaim_policy_delete_is_refused_by_default(
     ec2: Any,
     route: Callable[[dict[str, Any], str], None],
-    invoke: Invoke,
+    function: DeployedFunction,
     admin: KubeGateway,
 ) -> None:
     pv, claim = unique("e2e-pv"), unique("e2e-claim")
     tags = {"k8s-pv": pv, "k8s-pvc": claim, "k8s-reclaim-policy": "Delete"}
     volume, event = created(ec2, route, tags)
 
-    outcome = only_outcome(invoke(event))
+    outcome = only_outcome(function(event))
 
     assert outcome["result"] == "invalid", outcome
     status = volume_tags(ec2, volume["VolumeId"])[STATUS]
@@ -618,12 +661,12 @@ def test_reclaim_policy_delete_registers_when_the_deployment_allows_it(
     admin: KubeGateway,
     rbac_applied: ControlPlane,
 ) -> None:
-    invoke = deploy(REGISTRAR_ALLOWED_RECLAIM_POLICIES="Retain,Delete")
+    function = deploy(REGISTRAR_ALLOWED_RECLAIM_POLICIES="Retain,Delete")
     pv, claim = unique("e2e-pv"), unique("e2e-claim")
     tags = {"k8s-pv": pv, "k8s-pvc": claim, "k8s-reclaim-policy": "Delete"}
     volume, event = created(ec2, route, tags)
 
-    outcome = only_outcome(invoke(event))
+    outcome = only_outcome(function(event))
 
     assert outcome["result"] == "registered", outcome
     assert wait_phase(admin, "PersistentVolumeClaim", claim, "default") == "Bound"
@@ -641,11 +684,11 @@ def test_only_the_auto_mode_driver_tags_the_volume_with_its_eks_cluster_name(
     admin: KubeGateway,
     rbac_applied: ControlPlane,
 ) -> None:
-    invoke = deploy(REGISTRAR_CSI_DRIVER=driver)
+    function = deploy(REGISTRAR_CSI_DRIVER=driver)
     pv, claim = unique("e2e-pv"), unique("e2e-claim")
     volume, event = created(ec2, route, {"k8s-pv": pv, "k8s-pvc": claim})
 
-    outcome = only_outcome(invoke(event))
+    outcome = only_outcome(function(event))
 
     assert outcome["result"] == "registered", outcome
     assert wait_phase(admin, "PersistentVolumeClaim", claim, "default") == "Bound"
