@@ -202,7 +202,6 @@ def test_volume_used_by_a_hand_written_pv_is_refused_and_nothing_is_written(
     route: Callable[[dict[str, Any], str], None],
     function: DeployedFunction,
     admin: KubeGateway,
-    rbac_applied: ControlPlane,
 ) -> None:
     theirs, mine, claim = unique("e2e-hand"), unique("e2e-mine"), unique("e2e-claim")
     volume_id = create_volume(ec2, {"Name": "data"})["VolumeId"]
@@ -238,7 +237,6 @@ def test_volume_provisioned_by_the_csi_driver_is_refused_before_any_kubernetes_c
     route: Callable[[dict[str, Any], str], None],
     function: DeployedFunction,
     admin: KubeGateway,
-    rbac_applied: ControlPlane,
 ) -> None:
     owner_pv = f"pvc-{uuid.uuid4()}"
     driver_tags = {CSI_VOLUME_NAME: owner_pv, CSI_CLUSTER: "true"}
