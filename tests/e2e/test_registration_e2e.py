@@ -12,10 +12,7 @@ puts the control plane's endpoint and CA into the answer (moto's are made up).
 from __future__ import annotations
 
 import json
-import time
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -24,76 +21,30 @@ from botocore.credentials import Credentials
 from devcluster import eventfactory as ef
 from devcluster.controlplane import ControlPlane
 from devcluster.eventbridge import matches
-from devcluster.identity import (
-    GROUP,
-    USERNAME,
-    assume_role,
-    create_eks_cluster,
-    create_role,
-    registrar_for,
-)
+from devcluster.identity import USERNAME, registrar_for
 from registrar import handler
 from registrar.adapters.kube import KubeGateway
-from registrar.core.errors import NotFoundError
-from registrar.core.models import Kind
 from registrar.core.settings import Settings
 from registrar.engine.service import Registrar
-from tests.e2e.conftest import kubectl, wait_phase
-from tests.infra.conftest import MINIMAL, synthesize
+from tests.e2e.conftest import (
+    CSI_CLUSTER,
+    REGION,
+    STATUS,
+    LambdaContext,
+    absent,
+    cloudtrail_create,
+    create_volume,
+    created,
+    kubectl,
+    only_outcome,
+    settled,
+    unique,
+    volume_tags,
+    wait_phase,
+)
 
-REGION = "us-east-1"
-ZONE = "us-east-1a"
-STATUS = "k8s-pv-status"
-CSI_CLUSTER = "ebs.csi.aws.com/cluster"
-
-
-@dataclass
-class LambdaContext:
-    function_name: str = "ebs-pv-registrar"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = (
-        "arn:aws:lambda:us-east-1:123456789012:function:ebs-pv-registrar"
-    )
-    aws_request_id: str = "7a1c2e9d-0000-4000-8000-000000000001"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
-
-
-# --- fixtures -------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def rule_patterns(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    """Every AWS::Events::Rule EventPattern of the synthesized template, by logical id."""
-    raw = synthesize(tmp_path_factory.mktemp("cdk-e2e"), MINIMAL).raw
-    patterns = {
-        logical_id: resource["Properties"]["EventPattern"]
-        for logical_id, resource in raw["Resources"].items()
-        if resource["Type"] == "AWS::Events::Rule" and "EventPattern" in resource["Properties"]
-    }
-    assert len(patterns) == 5, sorted(patterns)
-    return patterns
-
-
-@pytest.fixture(scope="module")
-def route(rule_patterns: dict[str, dict[str, Any]]) -> Callable[[dict[str, Any], str], None]:
-    """route(event, rule): exactly one deployed rule matches, and it is `rule`."""
-
-    def check(event: dict[str, Any], rule: str) -> None:
-        hits = [lid for lid, pattern in rule_patterns.items() if matches(pattern, event)]
-        assert len(hits) == 1 and rule in hits[0], (rule, hits)
-
-    return check
-
-
-@pytest.fixture(scope="module")
-def role_credentials(rbac_applied: ControlPlane) -> Credentials:
-    """The registrar's IAM role, assumed with STS, mapped to the group `ebs-pv-registrar`."""
-    role = create_role(REGION, prefix="registrar-e2e")
-    rbac_applied.add_access_entry(role, USERNAME, [GROUP])
-    create_eks_cluster(rbac_applied.cluster, REGION)
-    return assume_role(role, REGION)
+# Shared with the other end-to-end modules (tests/e2e/conftest.py): `rule_patterns`, `route`,
+# `role_credentials`, `admin`.
 
 
 @pytest.fixture(scope="module")
@@ -112,72 +63,6 @@ def invoke(
         return dict(handler.lambda_handler(event, LambdaContext()))
 
     return call
-
-
-@pytest.fixture
-def admin(control_plane: ControlPlane) -> Iterator[KubeGateway]:
-    gateway = control_plane.admin_gateway()
-    yield gateway
-    gateway.close()
-
-
-# --- helpers --------------------------------------------------------------------------------
-
-
-def unique(prefix: str) -> str:
-    """Names unique for the session (the control plane and moto are shared)."""
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def create_volume(ec2: Any, tags: dict[str, str]) -> dict[str, Any]:
-    """A 10 GiB gp3 volume in moto, as DescribeVolumes reports it."""
-    spec = [{"ResourceType": "volume", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}]
-    created = ec2.create_volume(
-        AvailabilityZone=ZONE, Size=10, VolumeType="gp3", TagSpecifications=spec
-    )
-    return dict(ec2.describe_volumes(VolumeIds=[created["VolumeId"]])["Volumes"][0])
-
-
-def cloudtrail_create(volume: dict[str, Any]) -> dict[str, Any]:
-    """The CloudTrail CreateVolume event of this volume, as EventBridge delivers it."""
-    tags = {t["Key"]: t["Value"] for t in volume.get("Tags", [])}
-    return ef.create_volume(
-        volume["VolumeId"],
-        tags,
-        region=REGION,
-        zone=volume["AvailabilityZone"],
-        size=volume["Size"],
-        volume_type=volume["VolumeType"],
-    )
-
-
-def created(
-    ec2: Any, route: Callable[[dict[str, Any], str], None], tags: dict[str, str]
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A volume created with `tags`, and its CreateVolume event, routed by the rules."""
-    volume = create_volume(ec2, tags)
-    event = cloudtrail_create(volume)
-    route(event, "CloudTrailCreateVolume")
-    return volume, event
-
-
-def volume_tags(ec2: Any, volume_id: str) -> dict[str, str]:
-    volume = ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"][0]
-    return {t["Key"]: t["Value"] for t in volume.get("Tags", [])}
-
-
-def absent(gateway: KubeGateway, kind: Kind, name: str, namespace: str | None = None) -> bool:
-    try:
-        gateway.get(kind, name, namespace)
-    except NotFoundError:
-        return True
-    return False
-
-
-def only_outcome(answer: dict[str, Any]) -> dict[str, Any]:
-    outcomes = answer["outcomes"]
-    assert len(outcomes) == 1, outcomes
-    return dict(outcomes[0])
 
 
 # --- tests ----------------------------------------------------------------------------------
@@ -260,15 +145,6 @@ def test_same_event_twice_creates_once_then_is_unchanged(
         admin.get("PersistentVolumeClaim", claim, "default")["metadata"]["resourceVersion"],
     )
     assert second["detail"] == volume_tags(ec2, volume["VolumeId"])[STATUS]
-
-
-def settled(admin: KubeGateway, name: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 15
-    while True:
-        pv = admin.get("PersistentVolume", name)
-        if (pv.get("status") or {}).get("phase") == "Available" or time.monotonic() > deadline:
-            return pv
-        time.sleep(0.1)
 
 
 def test_conflicting_pv_is_reported_and_left_untouched(

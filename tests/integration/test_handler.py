@@ -135,7 +135,7 @@ def test_a_refusal_settles_with_one_error_line_and_a_metric(
         TagSpecifications=[{"ResourceType": "volume",
                             "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}],
     )["VolumeId"]  # fmt: skip
-    answer = handler.lambda_handler(ef.create_volume(volume_id, tags), Context())  # type: ignore[arg-type]
+    answer = handler.lambda_handler(ef.create_volume(volume_id, tags), Context())
     assert [o["result"] for o in answer["outcomes"]] == ["refused"]
     records = output.records()
     assert metrics_of(records) == {"ClusterRefused": 1.0}
@@ -160,7 +160,7 @@ def test_a_scheduled_sweep_defers_its_repairs_when_the_time_is_nearly_up(
         TagSpecifications=[{"ResourceType": "volume",
                             "Tags": [{"Key": "k8s-pv", "Value": "late"}]}],
     )  # fmt: skip
-    answer = handler.lambda_handler(ef.scheduled(), NearlyOutOfTime())  # type: ignore[arg-type]
+    answer = handler.lambda_handler(ef.scheduled(), NearlyOutOfTime())
     [outcome] = answer["outcomes"]
     assert outcome["result"] == "reconciled"
     assert "deferred" in outcome["detail"] and "create" not in outcome["detail"]

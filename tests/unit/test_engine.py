@@ -277,7 +277,7 @@ def test_one_failing_volume_never_stops_the_sweep() -> None:
     volumes = FakeVolumes(bad, *others)
     kube = FakeKube()
     registrar = Registrar(SETTINGS, volumes, FakeClusters(prod=kube))
-    outcome = registrar.engine.reconcile("prod")
+    outcome = registrar.reconcile("prod")
     assert outcome.detail == "prod: 3 create, 1 refused"
     assert kube.names("PersistentVolumeClaim") == ["ok-1", "ok-2", "ok-3"]
 
