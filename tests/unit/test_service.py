@@ -7,7 +7,7 @@ import copy
 import pytest
 
 from registrar.core import tags as t
-from registrar.core.errors import TransientError
+from registrar.core.errors import ClusterUnreachableError, TransientError
 from registrar.core.events import (
     Ignored,
     ScheduledReconcile,
@@ -244,3 +244,15 @@ def test_register_from_the_command_line_takes_the_cluster_given() -> None:
     service, _, kube = wired(facts(VOL), settings=settings)
     outcome = service.register(VOL, "prod")
     assert outcome.result == "registered" and kube.names("PersistentVolume") == ["data"]
+
+
+def test_an_unreachable_private_endpoint_settles_the_volume_with_the_fix() -> None:
+    reason = "cluster: prod has a private endpoint; deploy the registrar with vpcId and …"
+    kube = FakeKube()
+    kube.fail_on("list", "PersistentVolume", ClusterUnreachableError(reason))
+    volume = facts(VOL)
+    service, volumes, _ = wired(volume, kube=kube)
+    [outcome] = service.handle(created(volume))  # returns: no retry can fix a deployment
+    assert outcome.result == "refused"
+    assert volumes.status_of(VOL) == f"error: {reason}"
+    assert t.CSI_CLUSTER_TAG not in volumes.tags(VOL)

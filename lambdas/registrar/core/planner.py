@@ -15,7 +15,7 @@ from registrar.core.events import Ignored
 from registrar.core.manifests import VolumeSpec, persistent_volume, persistent_volume_claim
 from registrar.core.models import Manifest, VolumeFacts
 from registrar.core.settings import RECLAIM_POLICIES, Settings
-from registrar.core.status import registered_cluster, registered_text, show
+from registrar.core.status import quoted, registered_cluster, registered_text
 
 DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
@@ -79,7 +79,7 @@ def plan_volume(
     cluster = _cluster(cluster_override or tags.get(t.CLUSTER_TAG), settings)
     elsewhere = registered_cluster(tags.get(t.STATUS_TAG, ""))
     if cluster is not None and elsewhere not in (None, cluster):
-        rule = f"already registered in cluster {show(str(elsewhere))}; unregister it there first"
+        rule = f"already registered in cluster {quoted(str(elsewhere))}; unregister it there first"
         raise InvalidInputError(t.CLUSTER_TAG, rule)
     volume_mode = _choice(tags, t.VOLUME_MODE_TAG, VOLUME_MODES, "Filesystem")
     fs_type = _fs_type(tags, volume_mode)
@@ -128,11 +128,11 @@ def _refuse_csi_provisioned(tags: Mapping[str, str]) -> None:
     if not any(key in tags for key in t.CSI_PROVISIONED_TAGS):
         return
     pv = tags.get(t.CSI_PV_NAME_TAG) or tags.get(t.CSI_VOLUME_NAME_TAG) or "unknown"
-    rule = f"volume was provisioned by the EBS CSI driver for PV {show(pv, limit=80)}"
+    rule = f"volume was provisioned by the EBS CSI driver for PV {quoted(pv, limit=80)}"
     claim_name = tags.get(t.CSI_PVC_NAME_TAG)
     if claim_name:
         namespace = tags.get(t.CSI_PVC_NAMESPACE_TAG, "?")
-        rule += f" (claim {show(namespace + '/' + claim_name, limit=120)})"
+        rule += f" (claim {quoted(namespace + '/' + claim_name, limit=120)})"
     raise InvalidInputError(t.PV_TAG, rule + "; it is not registered again")
 
 
@@ -143,7 +143,7 @@ def _access_mode(tags: Mapping[str, str]) -> str:
     if value not in ACCESS_MODES:
         rule = (
             f"the EBS CSI driver supports {', '.join(ACCESS_MODES)} (ReadWriteMany: Block on "
-            f"multi-attach io1/io2), got {show(value)}"
+            f"multi-attach io1/io2), got {quoted(value)}"
         )
         raise InvalidInputError(t.ACCESS_MODE_TAG, rule)
     return value
@@ -157,13 +157,14 @@ def _claim(value: str | None, pv_name: str, settings: Settings) -> tuple[str, st
     elif value.count("/") == 1:
         namespace, name = value.split("/")
     elif "/" in value:
-        raise InvalidInputError(t.PVC_TAG, f"must be 'namespace/name' or 'name', got {show(value)}")
+        rule = f"must be 'namespace/name' or 'name', got {quoted(value)}"
+        raise InvalidInputError(t.PVC_TAG, rule)
     else:
         namespace, name = settings.default_namespace, value
     _require(DNS1123_LABEL, namespace, 63, t.PVC_TAG, "namespace must be a DNS-1123 label")
     _require(DNS1123_SUBDOMAIN, name, 253, t.PVC_TAG, "name must be a DNS-1123 subdomain")
     if not settings.namespace_allowed(namespace):
-        raise InvalidInputError(t.PVC_TAG, f"namespace {show(namespace)} is not allowed")
+        raise InvalidInputError(t.PVC_TAG, f"namespace {quoted(namespace)} is not allowed")
     return namespace, name
 
 
@@ -171,9 +172,9 @@ def _cluster(value: str | None, settings: Settings) -> str | None:
     if value is None or value == "":
         return settings.default_cluster
     if not EKS_CLUSTER_NAME.fullmatch(value):
-        raise InvalidInputError(t.CLUSTER_TAG, f"must be an EKS cluster name, got {show(value)}")
+        raise InvalidInputError(t.CLUSTER_TAG, f"must be an EKS cluster name, got {quoted(value)}")
     if settings.allowed_clusters and value not in settings.allowed_clusters:
-        raise InvalidInputError(t.CLUSTER_TAG, f"cluster {show(value)} is not allowed")
+        raise InvalidInputError(t.CLUSTER_TAG, f"cluster {quoted(value)} is not allowed")
     return value
 
 
@@ -186,7 +187,7 @@ def _fs_type(tags: Mapping[str, str], volume_mode: str) -> str | None:
     if value is None:
         return "ext4"
     if value not in FS_TYPES:
-        rule = f"must be one of {', '.join(FS_TYPES)}, got {show(value)}"
+        rule = f"must be one of {', '.join(FS_TYPES)}, got {quoted(value)}"
         raise InvalidInputError(t.FSTYPE_TAG, rule)
     return value
 
@@ -196,7 +197,7 @@ def _choice(tags: Mapping[str, str], key: str, allowed: tuple[str, ...], default
     if value is None:
         return default
     if value not in allowed:
-        raise InvalidInputError(key, f"must be one of {', '.join(allowed)}, got {show(value)}")
+        raise InvalidInputError(key, f"must be one of {', '.join(allowed)}, got {quoted(value)}")
     return str(value)
 
 
@@ -204,4 +205,4 @@ def _require(pattern: re.Pattern[str], value: str, limit: int, tag: str, rule: s
     if len(value) > limit:
         raise InvalidInputError(tag, f"must be at most {limit} characters, got {len(value)}")
     if not pattern.fullmatch(value):
-        raise InvalidInputError(tag, f"{rule}, got {show(value)}")
+        raise InvalidInputError(tag, f"{rule}, got {quoted(value)}")

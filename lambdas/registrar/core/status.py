@@ -60,7 +60,7 @@ def status_text(text: str) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def show(value: str, limit: int = 40) -> str:
+def quoted(value: str, limit: int = 40) -> str:
     """A user value quoted for a message: escaped and cut, so one line stays one line."""
     shown = value if len(value) <= limit else value[:limit] + "…"
     return ascii(shown)

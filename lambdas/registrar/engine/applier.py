@@ -107,11 +107,12 @@ def _ensure(
             existing = kube.get(kind, name, namespace)
         else:
             message = f"Registered from EBS volume {volume_id} by {t.MANAGER}"
-            note(kube, created, "Registered", message, "Normal")
+            best_effort_event(kube, created, "Registered", message, "Normal")
             return ObjectResult(kind, name, namespace, "created")
     reason = conflict_reason(desired, existing)
     if reason is not None:
-        note(kube, existing, "RegistrationConflict", f"{volume_id}: {reason}", "Warning")
+        message = f"{volume_id}: {reason}"
+        best_effort_event(kube, existing, "RegistrationConflict", message, "Warning")
         return ObjectResult(kind, name, namespace, "conflict", reason)
     if t.UNMANAGED_ANNOTATION in (existing["metadata"].get("annotations") or {}):
         # Tagged again after `k8s-pv` was removed: managed once more.
@@ -121,7 +122,9 @@ def _ensure(
     return ObjectResult(kind, name, namespace, "unchanged")
 
 
-def note(kube: KubePort, obj: Manifest, reason: str, message: str, event_type: str) -> None:
+def best_effort_event(
+    kube: KubePort, obj: Manifest, reason: str, message: str, event_type: str
+) -> None:
     """Provenance is best effort: a refused Event must not undo a registration."""
     try:
         kube.record_event(obj, reason, message, event_type)

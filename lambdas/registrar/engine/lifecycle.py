@@ -11,7 +11,7 @@ from registrar.core.errors import NotFoundError
 from registrar.core.models import Manifest, kind_of
 from registrar.core.objects import Holder, holders_of, is_ours, volume_of
 from registrar.core.settings import Settings
-from registrar.engine.applier import ObjectResult, note
+from registrar.engine.applier import ObjectResult, best_effort_event
 from registrar.engine.ports import KubePort
 
 log = logging.getLogger(__name__)
@@ -90,5 +90,6 @@ def _mark_unmanaged(kube: KubePort, obj: Manifest, reason: str) -> ObjectResult:
         return ObjectResult(kind, name, namespace, "unchanged", reason)
     patch = {"metadata": {"annotations": {t.UNMANAGED_ANNOTATION: reason}}}
     marked = kube.patch(kind, name, namespace, patch)
-    note(kube, marked, "Unmanaged", f"no longer managed by {t.MANAGER}: {reason}", "Warning")
+    message = f"no longer managed by {t.MANAGER}: {reason}"
+    best_effort_event(kube, marked, "Unmanaged", message, "Warning")
     return ObjectResult(kind, name, namespace, "unmanaged", reason)

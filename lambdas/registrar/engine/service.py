@@ -10,7 +10,12 @@ from functools import partial
 from typing import Literal, Protocol
 
 from registrar.core import tags as t
-from registrar.core.errors import InvalidInputError, NotFoundError, RegistrarError
+from registrar.core.errors import (
+    ClusterUnreachableError,
+    InvalidInputError,
+    NotFoundError,
+    RegistrarError,
+)
 from registrar.core.events import (
     Ignored,
     ScheduledReconcile,
@@ -28,7 +33,7 @@ from registrar.core.planner import Plan, plan_volume, registered_status
 from registrar.core.settings import Settings
 from registrar.core.status import (
     error_status,
-    show,
+    quoted,
     status_is_current,
     status_tags,
     unmanaged_status,
@@ -46,6 +51,13 @@ from registrar.engine.reconcile import Reconciler, Remaining
 
 log = logging.getLogger(__name__)
 
+# Three vocabularies, one per level:
+# - `Action` (engine/applier.py): what happened to one object (created, unchanged, conflict, ...);
+# - `RowAction` (core/sweep.py): what a sweep decided for one volume (create, drift, orphan, ...);
+# - `Result` (here): how one volume of one event ended; the handler counts each as a metric.
+# A volume's Result follows from its objects' Actions: any conflict -> "conflict", a refused
+# request -> "refused", anything created or updated -> "registered", else "unchanged". A sweep
+# is one "reconciled" Result whose detail counts its rows' RowActions.
 Result = Literal[
     "registered",
     "unchanged",
@@ -92,7 +104,7 @@ class Ready:
 Planned = Ready | Ignored | Rejected
 
 
-def volume_facts(
+def volumes_of_event(
     event: VolumeEvent | Ignored, reader: VolumeReader
 ) -> Iterator[VolumeFacts | Ignored]:
     """The volumes an event is about, reading AWS only when the event itself is not enough."""
@@ -139,7 +151,7 @@ def plan_event(
     cluster: str | None = None,
 ) -> Iterator[Planned]:
     """Every volume of an event, planned; one bad volume never blocks the others."""
-    for facts in volume_facts(event, reader):
+    for facts in volumes_of_event(event, reader):
         if isinstance(facts, Ignored):
             yield facts
             continue
@@ -172,9 +184,9 @@ class Registrar:
         if isinstance(event, ScheduledReconcile):
             steps = [(None, partial(self.reconcile, name, remaining=remaining))
                      for name in self._settings.clusters]  # fmt: skip
-            return _each(steps)
+            return _per_volume(steps)
         if isinstance(event, VolumeDeleted):
-            return _each([(event.volume_id, partial(self._release, event.volume_id, True))])
+            return _per_volume([(event.volume_id, partial(self._release, event.volume_id, True))])
         untagged = _untagged(event)
         if untagged:
             if isinstance(event, TagsRemoved) and not self._settings.principal_allowed(
@@ -182,9 +194,10 @@ class Registrar:
             ):
                 reason = f"{_caller(event.principals)} may not unregister volumes"
                 return [Outcome(v, "ignored", reason) for v in untagged]
-            return _each([(v, partial(self._untag, v)) for v in untagged])
+            return _per_volume([(v, partial(self._untag, v)) for v in untagged])
         planned = plan_event(event, self._volumes, self._settings, cluster)
-        return _each((_volume_of(p), partial(self._settle_verified, event, p)) for p in planned)
+        steps = ((_volume_of(p), partial(self._settle_verified, event, p)) for p in planned)
+        return _per_volume(steps)
 
     def reconcile(self, cluster: str, *, remaining: Remaining | None = None) -> Outcome:
         reconciler = Reconciler(self._settings, self._volumes, self._clusters, self._identities)
@@ -267,6 +280,8 @@ class Registrar:
         except RegistrarError as error:
             if error.retryable:
                 raise
+            if isinstance(error, ClusterUnreachableError):  # it names the cluster and the fix
+                return self._refused(facts, str(error))
             return self._refused(facts, f"{t.CLUSTER_TAG}: {plan.cluster}: {error}")
         if taken is not None:  # one volume, one PV: nothing is written to the cluster
             return self._reject(facts, InvalidInputError(t.PV_TAG, taken), "conflict")
@@ -340,14 +355,14 @@ def _untagged(event: VolumeEvent | Ignored) -> tuple[str, ...]:
 
 
 def _caller(principals: tuple[str, ...]) -> str:
-    return show(principals[0], limit=160) if principals else "an unknown caller"
+    return quoted(principals[0], limit=160) if principals else "an unknown caller"
 
 
 def _volume_of(planned: Planned) -> str | None:
     return None if isinstance(planned, Ignored) else planned.facts.volume_id
 
 
-def _each(steps: Iterable[tuple[str | None, Callable[[], Outcome]]]) -> list[Outcome]:
+def _per_volume(steps: Iterable[tuple[str | None, Callable[[], Outcome]]]) -> list[Outcome]:
     """Run every step; one failure never blocks the others, and the first is raised at the end."""
     outcomes: list[Outcome] = []
     pending: RegistrarError | None = None
