@@ -182,9 +182,9 @@ class Registrar:
     ) -> list[Outcome]:
         """Every volume of the event is tried; the first error is raised at the end."""
         if isinstance(event, ScheduledReconcile):
-            steps = [(None, partial(self.reconcile, name, remaining=remaining))
-                     for name in self._settings.clusters]  # fmt: skip
-            return _per_volume(steps)
+            sweeps = [(None, partial(self.reconcile, name, remaining=remaining))
+                      for name in self._settings.clusters]  # fmt: skip
+            return _per_volume(sweeps)
         if isinstance(event, VolumeDeleted):
             return _per_volume([(event.volume_id, partial(self._release, event.volume_id, True))])
         untagged = _untagged(event)
