@@ -13,6 +13,7 @@ from devcluster.kmockthread import KmockThread
 from devcluster.motoserver import MotoServer, environment
 from devcluster.tlsapi import Tls, make_tls
 from registrar.adapters.kube import KubeGateway
+from tests.support.cloudtrail import CloudTrailRecord
 from tests.support.counting import CountingProxy
 
 REPO = Path(__file__).resolve().parent.parent
@@ -81,3 +82,11 @@ def aws_counter(moto_endpoint: str) -> Iterator[CountingProxy]:
     proxy = CountingProxy(moto_endpoint)
     yield proxy
     proxy.close()
+
+
+@pytest.fixture
+def trail(monkeypatch: pytest.MonkeyPatch, moto_endpoint: str) -> Iterator[CloudTrailRecord]:
+    record = CloudTrailRecord()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDTRAIL", record.url)
+    yield record
+    record.close()

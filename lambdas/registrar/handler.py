@@ -49,10 +49,10 @@ def registrar() -> Registrar:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return answer(event, registrar(), lambda: context.get_remaining_time_in_millis() / 1000)
+    return respond(event, registrar(), lambda: context.get_remaining_time_in_millis() / 1000)
 
 
-def answer(
+def respond(
     event: object, service: Registrar, remaining: Callable[[], float] | None = None
 ) -> dict[str, Any]:
     """Invalid input is logged, counted and answered; retryable failures raise for a retry."""

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ import pytest
 from devcluster import eventfactory as ef
 from devcluster.lambda_runtime import lambda_env
 from stacks import asset_trim, bundling
-from tests.integration.test_principals import CloudTrailRecord
+from tests.support.cloudtrail import CloudTrailRecord
 
 DECLARED = asset_trim.declared_operations(bundling.ASSET_ROOT / bundling.PACKAGE)
 
@@ -36,10 +35,11 @@ volumes = aws.Ec2Volumes("us-east-1", session)
 facts = volumes.describe_volume(volume_id)
 tagged = sorted(v.volume_id for v in volumes.tagged_volumes())  # the DescribeVolumes paginator
 existing = sorted(volumes.existing_ids([volume_id, "vol-00000000000000000"]))
-volumes.write_status(volume_id, "registered")
+volumes.write_status(volume_id, {"k8s-pv-status": "registered"})
 cluster = aws.EksDirectory("us-east-1", session).describe_cluster("prod")
 credentials = aws.assume_role_credentials(role_arn, "us-east-1", session)
-principals = aws.CloudTrailIdentities("us-east-1", session).who_tagged(tagged_id)
+writers = aws.CloudTrailIdentities("us-east-1", session).who_set(tagged_id, ["k8s-pv"])
+principals = writers.get("k8s-pv", ())
 import botocore
 print(json.dumps({
     "made": sorted(set(made)),
@@ -57,12 +57,6 @@ print(json.dumps({
 """
 
 
-@pytest.fixture
-def trail(monkeypatch: pytest.MonkeyPatch, moto_endpoint: str) -> Iterator[CloudTrailRecord]:
-    record = CloudTrailRecord()
-    monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDTRAIL", record.url)
-    yield record
-    record.close()
 
 
 def test_the_registrar_declares_its_aws_operations() -> None:

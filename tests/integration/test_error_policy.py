@@ -18,7 +18,7 @@ from registrar.adapters.kube_transport import RetryPolicy
 from registrar.core.errors import TransientError
 from registrar.core.settings import Settings
 from registrar.engine.service import Registrar
-from registrar.handler import handle
+from registrar.handler import respond
 
 SETTINGS = Settings(default_cluster="prod", allowed_clusters=("prod",))
 FAST = RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.05)
@@ -64,7 +64,7 @@ def new_volume(ec2: Any) -> str:
 def register(ec2: Any, gateway: KubeGateway, volume_id: str = "") -> tuple[str, dict[str, Any]]:
     volume_id = volume_id or new_volume(ec2)
     registrar = Registrar(SETTINGS, Ec2Volumes("us-east-1"), OneCluster(gateway))
-    answer = handle(ef.create_volume(volume_id, TAGS), registrar)
+    answer = respond(ef.create_volume(volume_id, TAGS), registrar)
     return volume_id, answer
 
 
@@ -78,8 +78,8 @@ def tags_of(volume_id: str) -> dict[str, str]:
         (None, status(404, "NotFound", 'namespaces "shop" not found'),
          'error: k8s-pvc: namespace "shop" does not exist'),
         (None, status(403, "Forbidden", "forbidden"),
-         "error: k8s-pvc: the registrar may not write it (403, check k8s/rbac.yaml): RBAC "
-         "refused verb 'create' on resource 'persistentvolumeclaims': create "),
+         "error: k8s-pvc: the registrar may not write it (403: k8s/rbac.yaml, "
+         "k8s/admission-policy.yaml): RBAC or an admission policy refused verb 'create' on "),
         (status(422, "Invalid", 'PersistentVolume "orders" is invalid: spec.capacity: Required'),
          None,
          'error: k8s-pv: rejected by the API server: PersistentVolume "orders" is invalid: '

@@ -22,7 +22,7 @@ from registrar.core.events import parse_event
 from registrar.core.settings import Settings
 from registrar.engine.reconcile import Reconciler
 from registrar.engine.service import Registrar
-from registrar.handler import answer
+from registrar.handler import respond
 from tests.support.counting import CountingProxy, kube_requests
 
 pytestmark = pytest.mark.faults
@@ -86,7 +86,7 @@ def test_unreachable_api_server_fails_as_transient(
     registrar = Registrar(SETTINGS, Ec2Volumes("us-east-1"), OneCluster(gateway))
     volume_id = new_volume(ec2, **{"k8s-pv": f"unreachable-{server}"})
     with pytest.raises(TransientError):  # EventBridge retries, then the DLQ
-        answer(ef.create_volume(volume_id, {"k8s-pv": f"unreachable-{server}"}), registrar)
+        respond(ef.create_volume(volume_id, {"k8s-pv": f"unreachable-{server}"}), registrar)
 
 
 def test_two_invocations_for_one_volume_at_once(
@@ -100,7 +100,7 @@ def test_two_invocations_for_one_volume_at_once(
         gateway = KubeGateway(kmock_server.url, tls.ca_pem, lambda _force: "t")
         registrar = Registrar(SETTINGS, Ec2Volumes("us-east-1"), OneCluster(gateway))
         barrier.wait()
-        return dict(answer(event, registrar)["outcomes"][0])
+        return dict(respond(event, registrar)["outcomes"][0])
 
     with ThreadPoolExecutor(2) as pool:
         outcomes = list(pool.map(lambda _: invoke(), range(2)))

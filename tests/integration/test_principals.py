@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -20,6 +16,7 @@ from registrar.core.events import parse_event
 from registrar.core.settings import Settings
 from registrar.engine.reconcile import Reconciler
 from registrar.engine.service import Registrar
+from tests.support.cloudtrail import CloudTrailRecord
 
 ADMIN = "arn:aws:iam::111122223333:role/PlatformAdmin"  # the samples' session issuer
 SETTINGS = Settings(
@@ -28,58 +25,6 @@ SETTINGS = Settings(
     allowed_principals=("arn:aws:iam::111122223333:role/PlatformAdmin",),
 )
 OTHER = dict(SETTINGS.__dict__, allowed_principals=("arn:aws:iam::*:role/StorageTeam",))
-
-
-class CloudTrailRecord:
-    """Answers CloudTrail LookupEvents (which moto lacks) with the records it is given, newest
-    first, in pages of MaxResults with a NextToken as CloudTrail does."""
-
-    def __init__(self) -> None:
-        self.records: dict[str, list[dict[str, Any]]] = {}
-        self.calls = 0
-        records = self.records
-        trail = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                trail.calls += 1
-                request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                volume_id = request["LookupAttributes"][0]["AttributeValue"]
-                start = int(request.get("NextToken") or 0)
-                size = int(request.get("MaxResults") or 50)
-                newest_first = list(reversed(records.get(volume_id, [])))
-                events = [
-                    {"EventName": r["eventName"], "CloudTrailEvent": json.dumps(r)}
-                    for r in newest_first[start : start + size]
-                ]
-                answer: dict[str, Any] = {"Events": events}
-                if start + size < len(newest_first):
-                    answer["NextToken"] = str(start + size)
-                body = json.dumps(answer).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-amz-json-1.1")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
-@pytest.fixture
-def trail(monkeypatch: pytest.MonkeyPatch, moto_endpoint: str) -> Iterator[CloudTrailRecord]:
-    record = CloudTrailRecord()
-    monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDTRAIL", record.url)
-    yield record
-    record.close()
 
 
 def new_volume(ec2: Any, **tags: str) -> str:

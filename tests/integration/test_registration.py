@@ -14,7 +14,7 @@ from registrar.core.events import parse_event
 from registrar.core.settings import Settings
 from registrar.engine.ports import KubePort
 from registrar.engine.service import Registrar
-from registrar.handler import handle
+from registrar.handler import respond
 from tests.support.helpers import assert_valid_manifest
 
 SETTINGS = Settings(default_cluster="prod", allowed_clusters=("prod",))
@@ -199,7 +199,7 @@ def test_created_objects_pass_strict_schema_validation(
 
 
 def test_handler_answers_malformed_events_without_raising(registrar: Registrar) -> None:
-    answer = handle({"detail-type": "EBS Volume Notification"}, registrar)
+    answer = respond({"detail-type": "EBS Volume Notification"}, registrar)
     assert answer["outcomes"][0]["result"] == "invalid"
     assert "source" in answer["outcomes"][0]["detail"]
 
@@ -208,7 +208,7 @@ def test_handler_raises_transient_errors_for_a_retry(moto_endpoint: str, ec2: An
     registrar = Registrar(SETTINGS, Ec2Volumes("us-east-1"), Unreachable())
     volume_id = new_volume(ec2, {"k8s-pv": "later"})
     with pytest.raises(TransientError):
-        handle(ef.create_volume(volume_id, {"k8s-pv": "later"}), registrar)
+        respond(ef.create_volume(volume_id, {"k8s-pv": "later"}), registrar)
 
 
 def test_one_transient_failure_does_not_block_the_other_volumes(

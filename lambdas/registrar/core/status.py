@@ -40,7 +40,8 @@ def refusal_reason(kind: str, namespace: str | None, error: RegistrarError) -> s
     if isinstance(error, NotFoundError) and kind == "PersistentVolumeClaim" and namespace:
         return f'namespace "{namespace}" does not exist'  # a create's 404: no such namespace
     if isinstance(error, ForbiddenError):
-        return f"the registrar may not write it (403, check k8s/rbac.yaml): {error}"
+        where = "k8s/rbac.yaml, k8s/admission-policy.yaml"
+        return f"the registrar may not write it (403: {where}): {error}"
     if isinstance(error, RejectedError):
         return f"rejected by the API server: {error.reason}"
     if isinstance(error, UnauthorizedError):
