@@ -16,6 +16,7 @@ REGISTRATION_OUTCOMES = {
     "unchanged": "Unchanged",
     "invalid": "InvalidInput",
     "conflict": "Conflict",
+    "refused": "ClusterRefused",
     "failed": "RegistrationFailed",
 }
 LIFECYCLE_OUTCOMES = {

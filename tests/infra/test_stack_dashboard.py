@@ -39,6 +39,7 @@ def test_every_outcome_of_the_handler_is_on_the_dashboard() -> None:
         "unchanged",
         "invalid",
         "conflict",
+        "refused",
         "failed",
     }
 
