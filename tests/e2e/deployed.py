@@ -25,6 +25,7 @@ from registrar.core.sweep import Row
 from registrar.engine.ports import KubePort
 from registrar.engine.reconcile import Reconciler
 from registrar.engine.service import Registrar
+from registrar.wiring import build_identities
 from tests.e2e.conftest import REGION, LambdaContext
 
 
@@ -76,7 +77,9 @@ class DeployedFunction:
             EksConnector(REGION, directory=directory, credentials=lambda: credentials)
         )
         volumes = Ec2Volumes(REGION, session)
-        return cls(plane, settings, volumes, clusters, Registrar(settings, volumes, clusters))
+        identities = build_identities(settings, REGION)  # CloudTrail, when the settings ask
+        registrar = Registrar(settings, volumes, clusters, identities)
+        return cls(plane, settings, volumes, clusters, registrar)
 
     def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
         return dict(handler.lambda_handler(event, LambdaContext()))

@@ -45,6 +45,7 @@ from tests.e2e.conftest import (
     wait_phase,
 )
 from tests.e2e.deployed import DeployedFunction
+from tests.support.cloudtrail import CloudTrailRecord
 
 Deploy = Callable[..., "DeployedFunction"]
 
@@ -627,3 +628,68 @@ def test_only_the_auto_mode_driver_tags_the_volume_with_its_eks_cluster_name(
         assert tags[AUTO_MODE_CLUSTER_TAG] == rbac_applied.cluster
     else:
         assert AUTO_MODE_CLUSTER_TAG not in tags
+
+
+# --- who may set each input tag (REGISTRAR_ALLOWED_PRINCIPALS) ------------------------------
+
+ADMIN_ROLE = "arn:aws:iam::111122223333:role/PlatformAdmin"  # the samples' session issuer
+STRANGER = "arn:aws:iam::111122223333:user/eve"
+
+
+def as_caller(event: dict[str, Any], arn: str) -> dict[str, Any]:
+    """The same CloudTrail event, made by an IAM user instead of the samples' admin role."""
+    event["detail"]["userIdentity"] = {"type": "IAMUser", "arn": arn, "accountId": "111122223333"}
+    return event
+
+
+def test_a_stranger_changing_the_claim_of_an_admins_volume_is_refused(
+    ec2: Any,
+    route: Callable[[dict[str, Any], str], None],
+    deploy: Deploy,
+    admin: KubeGateway,
+) -> None:
+    function = deploy(REGISTRAR_ALLOWED_PRINCIPALS=ADMIN_ROLE)
+    pv = unique("e2e-guarded")
+    volume, event = created(ec2, route, {"k8s-pv": pv})
+    assert only_outcome(function(event))["result"] == "registered"  # the admin's own tagging
+
+    other = unique("e2e-stolen")
+    change = tagged(ec2, route, volume["VolumeId"], {"k8s-pvc": f"team-b/{other}"})
+    outcome = only_outcome(function(as_caller(change, STRANGER)))
+
+    assert outcome["result"] == "invalid", outcome
+    status = volume_tags(ec2, volume["VolumeId"])[STATUS]
+    assert status == f"error: principal: '{STRANGER}' may not set k8s-pvc", status
+    assert absent(admin, "PersistentVolumeClaim", other, "team-b")
+
+
+def test_an_event_naming_no_caller_asks_cloudtrail_who_set_each_tag(
+    ec2: Any,
+    route: Callable[[dict[str, Any], str], None],
+    deploy: Deploy,
+    admin: KubeGateway,
+    trail: CloudTrailRecord,
+) -> None:
+    function = deploy(
+        REGISTRAR_ALLOWED_PRINCIPALS=ADMIN_ROLE, REGISTRAR_UNVERIFIED_EVENTS="cloudtrail"
+    )
+    pv, claim = unique("e2e-looked-up"), unique("e2e-claim")
+    volume = create_volume(ec2, {"k8s-pv": pv, "k8s-pvc": claim})
+    volume_id = volume["VolumeId"]
+    by_admin = ef.create_tags([volume_id], {"k8s-pv": pv}, region=REGION)["detail"]
+    claim_tags = ef.create_tags([volume_id], {"k8s-pvc": claim}, region=REGION)
+    by_stranger = as_caller(claim_tags, STRANGER)["detail"]
+    trail.records[volume_id] = [by_admin, by_stranger]  # oldest first
+    notification = ef.ebs_notification(volume_id, region=REGION)  # EBS names no caller
+    route(notification, "EbsVolumeNotification")
+
+    outcome = only_outcome(function(notification))
+
+    assert outcome["result"] == "invalid", outcome
+    status = volume_tags(ec2, volume_id)[STATUS]
+    assert status == f"error: principal: '{STRANGER}' may not set k8s-pvc", status
+    assert absent(admin, "PersistentVolume", pv)
+    by_admin_too = ef.create_tags([volume_id], {"k8s-pvc": claim}, region=REGION)["detail"]
+    trail.records[volume_id] = [by_admin, by_stranger, by_admin_too]  # the admin set it last
+    assert only_outcome(function(notification))["result"] == "registered"
+    assert wait_phase(admin, "PersistentVolumeClaim", claim, "default") == "Bound"
