@@ -211,10 +211,17 @@ def test_pod_whose_volume_zone_has_no_node_stays_pending_with_the_schedulers_rea
     every = re.match(refused, events[-1]["message"])
     assert every and every.group(1) == every.group(2) and int(every.group(1)) >= len(nodes)
     assert events[-1]["type"] == "Warning"
-    status = get(control_plane, f"/api/v1/namespaces/{NAMESPACE}/pods/{pod}")
+    # The scheduler records the Event and the pod's condition in two writes: wait for the second.
+    deadline = time.monotonic() + EVENT_TIMEOUT
+    while True:
+        status = get(control_plane, f"/api/v1/namespaces/{NAMESPACE}/pods/{pod}")
+        conditions = status["status"].get("conditions") or []
+        scheduled = [c for c in conditions if c["type"] == "PodScheduled"]
+        if scheduled or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
     assert not status["spec"].get("nodeName")
     assert status["status"]["phase"] == "Pending"
-    scheduled = [c for c in status["status"]["conditions"] if c["type"] == "PodScheduled"]
     assert [(c["status"], c["reason"]) for c in scheduled] == [("False", "Unschedulable")]
 
 

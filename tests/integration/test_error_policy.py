@@ -78,7 +78,7 @@ def tags_of(volume_id: str) -> dict[str, str]:
         (None, status(404, "NotFound", 'namespaces "shop" not found'),
          'error: k8s-pvc: namespace "shop" does not exist'),
         (None, status(403, "Forbidden", "forbidden"),
-         "error: k8s-pvc: the registrar may not write it (403: k8s/rbac.yaml, "
+         'error: k8s-pvc: the registrar may not write it in namespace "shop" (403: k8s/rbac.yaml, '
          "k8s/admission-policy.yaml): RBAC or an admission policy refused verb 'create' on "),
         (status(422, "Invalid", 'PersistentVolume "orders" is invalid: spec.capacity: Required'),
          None,

@@ -238,7 +238,8 @@ def test_reconcile_completes_the_registration_once_the_namespace_exists() -> Non
     ("verb", "kind", "error", "status"),
     [
         ("create", "PersistentVolumeClaim", ForbiddenError("RBAC refused verb 'create'"),
-         "error: k8s-pvc: the registrar may not write it (403: k8s/rbac.yaml, "
+         'error: k8s-pvc: the registrar may not write it in namespace "default" (403: '
+         "k8s/rbac.yaml, "
          "k8s/admission-policy.yaml): "
          "RBAC refused verb 'create'"),
         ("create", "PersistentVolume", RejectedError("persistentvolumes", "spec.csi: Invalid"),

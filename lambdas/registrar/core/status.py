@@ -39,9 +39,10 @@ def refusal_reason(kind: str, namespace: str | None, error: RegistrarError) -> s
     """What a volume says when the API server refused one of its objects for good."""
     if isinstance(error, NotFoundError) and kind == "PersistentVolumeClaim" and namespace:
         return f'namespace "{namespace}" does not exist'  # a create's 404: no such namespace
-    if isinstance(error, ForbiddenError):
-        where = "k8s/rbac.yaml, k8s/admission-policy.yaml"
-        return f"the registrar may not write it (403: {where}): {error}"
+    if isinstance(error, ForbiddenError):  # where first: a status is cut at 256 characters
+        where = f' in namespace "{namespace}"' if namespace else ""
+        rules = "k8s/rbac.yaml, k8s/admission-policy.yaml"
+        return f"the registrar may not write it{where} (403: {rules}): {error}"
     if isinstance(error, RejectedError):
         return f"rejected by the API server: {error.reason}"
     if isinstance(error, UnauthorizedError):
