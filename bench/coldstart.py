@@ -1,5 +1,5 @@
 """Cold start as Lambda reports it: Init Duration and the first invocation's Duration, measured
-through the real runtime parts (bench/lambda_rie.py: the Runtime Interface Emulator and
+through the real runtime parts (devcluster/lambda_rie.py: the Runtime Interface Emulator and
 awslambdaric on the runtime's Python, code directories read-only, a fresh interpreter per cold
 start), for three bundles handling the same two events:
 

@@ -11,7 +11,7 @@ measures, in the same run:
 With `--baseline BINARY` (a build of earlier sources, e.g. without the scheduler) the same
 start-up is measured for it, interleaved run by run, and `ready` is printed as a ratio.
 
-Usage: .venv/bin/python bench/controlplane.py [--runs 5] [--baseline PATH]
+Usage: .venv/bin/python -m bench.controlplane [--runs 5] [--baseline PATH]
 """
 
 from __future__ import annotations
@@ -19,18 +19,16 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "lambdas")]
+from devcluster.certs import make_tls
+from devcluster.controlplane import ControlPlane, build_binary
+from devcluster.nodes import add_zone_node
+from devcluster.workload import wait_scheduled
 
-from devcluster.certs import make_tls  # noqa: E402
-from devcluster.controlplane import ControlPlane, build_binary  # noqa: E402
-from devcluster.nodes import add_zone_node  # noqa: E402
-from devcluster.workload import wait_scheduled  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
 DEPLOYMENT = {
