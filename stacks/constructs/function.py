@@ -24,10 +24,10 @@ WRITTEN_TAG_KEYS = ("k8s-pv-status", "ebs.csi.aws.com/cluster")
 # volumes carrying it), and only with an allowed cluster's name as its value.
 AUTO_MODE_CSI_DRIVER = "ebs.csi.eks.amazonaws.com"
 EKS_CLUSTER_NAME_TAG = "eks:eks-cluster-name"
-# The larger measured peak is the hourly sweep of 10,000 volumes from the built asset: 55.6 MiB
+# The larger measured peak is the hourly sweep of 10,000 volumes from the built asset: 50.9 MiB
 # RSS (a registration: 39 MiB; bench/README.md, "Memory and the function's memory setting").
-# 256 MB leaves 4.6x that, and its CPU share (CPU scales with memory) keeps that sweep's ~2.4 s
-# of CPU under a third of the timeout; 128 MB would fit the memory but not leave that time.
+# 256 MB leaves 4.8x that, and its CPU share (CPU scales with memory) keeps that sweep's ~2.7 s
+# of CPU to about a third of the timeout; 128 MB would fit the memory, not leave that time.
 MEMORY_MB = 256
 TIMEOUT = cdk.Duration.seconds(60)
 # Lambda's own retries of a failed asynchronous invocation (EventBridge invokes asynchronously).
