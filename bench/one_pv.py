@@ -7,7 +7,7 @@ kmock over TLS as `PagingEmulator` (devcluster/scale.py: limit/continue like a r
 server), seeded straight into its store: 9 of 10 PVs ours, 1 of 10 hand-written. Each
 measurement runs in a fresh child process (the client only), page size 500 as the function's
 gateway uses (adapters/eks.py: SWEEP_PAGE_SIZE): wall time, response bytes read, tracemalloc
-peak and peak RSS (ru_maxrss) are the child's; requests are counted at the server. The client's
+peak and peak RSS (VmHWM) are the child's; requests are counted at the server. The client's
 rate limiter is lifted to measure the check itself; `at qps 5` is what REGISTRAR_KUBE_QPS=5,
 burst 10 makes of those requests.
 
@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 PAGE = 500
 
 CLIENT = r"""
-import json, resource, sys, time, tracemalloc
+import json, sys, time, tracemalloc
 sys.path[:0] = [sys.argv[1], sys.argv[1] + "/lambdas"]
 url, ca, page, volume_id = sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 from registrar.adapters import kube_transport
@@ -57,7 +57,9 @@ elapsed = time.perf_counter() - start
 _, peak = tracemalloc.get_traced_memory()
 print(json.dumps({"found": found, "seconds": elapsed, "bytes": read[0],
                   "tracemalloc_peak": peak,
-                  "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+                  # VmHWM: ru_maxrss would start at the forking parent's size
+                  "maxrss_kib": next(int(line.split()[1]) for line in open("/proc/self/status")
+                                     if line.startswith("VmHWM:"))}))
 """
 
 

@@ -10,7 +10,7 @@ selectors, request timestamps; tests/integration/test_sweep_scale.py). Objects a
 straight into the emulator's in-memory store, volumes into moto over HTTP with a thread pool.
 
 Each measured sweep runs in a fresh child process (the client only): wall time, tracemalloc
-peak and peak RSS (ru_maxrss) are the child's; AWS calls are counted at the proxy and Kubernetes
+peak and peak RSS (VmHWM) are the child's; AWS calls are counted at the proxy and Kubernetes
 requests at the server. The client's rate limiter is lifted (qps=1e6) to measure the sweep
 itself; `limited` shows what client-go's default qps=5, burst=10 makes of those request counts.
 
@@ -33,6 +33,7 @@ import urllib.request
 import xml.etree.ElementTree as ET
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from typing import Any
 from devcluster.motoserver import MotoServer
 from devcluster.scale import (
     PagingKmockThread,
+    as_served,
     create_volume,
     objects_for,
 )
@@ -51,19 +53,36 @@ KUBE_PAGE = 500  # eks.SWEEP_PAGE_SIZE
 WRITE_ACTIONS = ("CreateTags", "DeleteTags")
 
 CLIENT = r"""
-import json, resource, sys, time, tracemalloc
-sys.path[:0] = [sys.argv[1], sys.argv[1] + "/lambdas"]
+import json, os, sys, time
+from collections import Counter
+sys.path[:0] = json.loads(sys.argv[1])
 kind, url, ca, page = sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+traced = os.environ.get("BENCH_TRACEMALLOC") == "1"
+if os.environ.get("BENCH_IMPORT"):
+    __import__(os.environ["BENCH_IMPORT"])
+if kind == "ours":
+    import registrar.handler as handler  # the function's Init: what its handler imports
 from botocore.config import Config
 from registrar.adapters.aws import CLIENT_CONFIG, Ec2Volumes
-from registrar.core.objects import conflict_reason
-from registrar.core.errors import NotFoundError
-from registrar.adapters.kube_transport import RateLimit
 from registrar.adapters.kube import KubeGateway
+from registrar.adapters.kube_transport import RateLimit
+from registrar.core import tags as t
+from registrar.core.errors import NotFoundError
+from registrar.core.objects import conflict_reason
 from registrar.core.planner import Plan, plan_volume
-from registrar.engine.reconcile import Reconciler
-from devcluster.kmockthread import OneCluster
-from devcluster.scale import SETTINGS
+from registrar.core.settings import Settings
+from registrar.engine.service import Registrar
+
+SETTINGS = Settings(default_cluster="prod", allowed_clusters=("prod",))
+SCHEDULED = {"version": "0", "id": "bench", "detail-type": "Scheduled Event",
+             "source": "aws.events", "account": "123456789012", "time": "2026-05-04T10:00:00Z",
+             "region": "us-east-1", "resources": [], "detail": {}}
+
+class OneCluster:
+    def __init__(self, gateway):
+        self.gateway = gateway
+    def kube_for(self, cluster):
+        return self.gateway
 
 def naive(volumes, kube):
     rows = []
@@ -84,23 +103,49 @@ def naive(volumes, kube):
         rows.append(state)
     return rows
 
+def held(volumes, kube):
+    # The sweep before the page-by-page one: every object of ours held whole (managedFields
+    # dropped), the foreign PVs as a map, every row kept.
+    from registrar.core.objects import ebs_volume_of, is_ours
+    from registrar.core.sweep import plan_sweep
+    pvs, pvcs, foreign = [], [], {}
+    for pv in kube.list("PersistentVolume"):
+        if is_ours(pv):
+            pv["metadata"].pop("managedFields", None)
+            pvs.append(pv)
+        elif ebs_volume_of(pv):
+            foreign.setdefault(ebs_volume_of(pv), pv["metadata"]["name"])
+    for claim in kube.list("PersistentVolumeClaim", t.MANAGED_SELECTOR):
+        claim["metadata"].pop("managedFields", None)
+        pvcs.append(claim)
+    rows = plan_sweep(volumes.tagged_volumes(), pvs, pvcs, SETTINGS, "prod", foreign=foreign)
+    return [r.action for r in rows]
+
 gateway = KubeGateway(url, open(ca, "rb").read(), lambda _f: "token", page_size=page,
                       rate_limit=RateLimit(qps=1e6, burst=1000000))
-# moto answers a 10,000-volume DescribeVolumes in tens of seconds (the proxy pages it after):
-# a stand-in's slowness, so the read timeout is lifted for the bench only.
 volumes = Ec2Volumes("us-east-1", config=CLIENT_CONFIG.merge(Config(read_timeout=600)))
 volumes._ec2.get_paginator("describe_volumes")  # load the service model before measuring
-tracemalloc.start()
+if traced:
+    import tracemalloc
+    tracemalloc.start()
 started, cpu = time.perf_counter(), time.process_time()
-if kind == "ours":
-    rows = [r.action for r in Reconciler(SETTINGS, volumes, OneCluster(gateway)).sweep("prod")]
+if kind == "ours":  # the scheduled reconcile as the function runs it: rows counted, not kept
+    service = Registrar(SETTINGS, volumes, OneCluster(gateway))
+    [outcome] = handler.respond(SCHEDULED, service, lambda: 900.0)["outcomes"]
+    parts = (p.split(" ", 1) for p in outcome["detail"].split(": ", 1)[1].split(", "))
+    counts = {action: int(n) for n, action in parts}
+elif kind == "held":
+    counts = Counter(held(volumes, gateway))
 else:
-    rows = naive(volumes, gateway)
+    counts = Counter(naive(volumes, gateway))
 elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
-peak = tracemalloc.get_traced_memory()[1]
-rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"seconds": elapsed, "cpu": cpu, "rows": len(rows),
-                  "in_sync": rows.count("in-sync"),
+peak = tracemalloc.get_traced_memory()[1] if traced else 0
+# VmHWM, not ru_maxrss: a child forked from a large parent starts its ru_maxrss at the
+# parent's size (it survives the exec), so ru_maxrss reports the bench's own seeding.
+rss_kib = next(int(line.split()[1]) for line in open("/proc/self/status")
+               if line.startswith("VmHWM:"))
+print(json.dumps({"seconds": elapsed, "cpu": cpu, "rows": sum(counts.values()),
+                  "in_sync": counts.get("in-sync", 0), "python": sys.version.split()[0],
                   "tracemalloc": peak, "rss": rss_kib * 1024}))
 """
 
@@ -227,13 +272,15 @@ def volume_item(created: dict[str, Any]) -> bytes:
     return ET.tostring(item)
 
 
-def seed(ec2: Any, emulator: Any, size: int, workers: int, inventory: list[bytes]) -> float:
+def seed(ec2: Any, emulator: Any, size: int, workers: int, inventory: list[bytes],
+         served: bool) -> float:
     started = time.perf_counter()
     step = max(1, size // 10)
     done = 0
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for created in pool.map(lambda i: create_volume(ec2, i), range(size)):
-            emulator.seed(objects_for(created))
+            objects = objects_for(created)
+            emulator.seed([as_served(o, done) for o in objects] if served else objects)
             inventory.append(volume_item(created))
             done += 1
             if done % step == 0:
@@ -243,18 +290,59 @@ def seed(ec2: Any, emulator: Any, size: int, workers: int, inventory: list[bytes
     return time.perf_counter() - started
 
 
-def measure(kind: str, size: int, env: dict[str, str], kmock_url: str, ca: str,
+@dataclass(frozen=True)
+class Variant:
+    """One measured child: which sweep, on which interpreter and code, traced or not."""
+
+    label: str
+    kind: str  # ours (the function's scheduled reconcile), held (before), naive
+    python: str
+    path: tuple[str, ...]
+    traced: bool = False  # tracemalloc on: its own bookkeeping inflates RSS, so RSS is not read
+
+
+def variants(asset: bool, naive: bool) -> list[Variant]:
+    dev = (str(REPO), str(REPO / "lambdas"))
+    found = [
+        Variant("ours", "ours", sys.executable, dev),
+        Variant("ours", "ours", sys.executable, dev, traced=True),
+        Variant("held (before)", "held", sys.executable, dev),
+        Variant("held (before)", "held", sys.executable, dev, traced=True),
+    ]
+    if naive:
+        found.append(Variant("naive", "naive", sys.executable, dev, traced=True))
+    if asset:
+        from bench import _build  # noqa: PLC0415
+        from devcluster.lambda_rie import runtime_parts  # noqa: PLC0415
+        from stacks import bundling  # noqa: PLC0415
+
+        python = bundling.target_python()
+        if python is None:
+            raise SystemExit(f"no python{bundling.PYTHON_VERSION} to run the asset with")
+        # The function's sys.path: the asset, then the runtime's own packages; the runtime
+        # client's modules are imported too (awslambdaric), as in the function's process.
+        path = (str(_build.asset(host=True)), str(runtime_parts() / "ric"),
+                str(_build.runtime_dir()))  # fmt: skip
+        found.insert(0, Variant("ours, built asset", "ours", python, path))
+    return found
+
+
+def measure(variant: Variant, size: int, env: dict[str, str], kmock_url: str, ca: str,
             proxy: PagingProxy, server: PagingKmockThread) -> dict[str, Any]:
     assert server.emulator is not None
     proxy.actions.clear()
     before = server.emulator.counts()
+    flags = {"BENCH_TRACEMALLOC": "1" if variant.traced else "0"}
+    if "built asset" in variant.label:
+        flags["BENCH_IMPORT"] = "awslambdaric.bootstrap"
     out = subprocess.run(
-        [sys.executable, "-c", CLIENT, str(REPO), kind, kmock_url, ca, str(KUBE_PAGE)],
-        env=env, check=False, capture_output=True, text=True,
-    )
+        [variant.python, "-c", CLIENT, json.dumps(variant.path), variant.kind, kmock_url, ca,
+         str(KUBE_PAGE)],
+        env=env | flags, check=False, capture_output=True, text=True,
+    )  # fmt: skip
     if out.returncode:
-        raise RuntimeError(f"{kind} sweep of {size} failed:\n{out.stderr[-3000:]}")
-    child = json.loads(out.stdout)
+        raise RuntimeError(f"{variant.label} sweep of {size} failed:\n{out.stderr[-3000:]}")
+    child = json.loads(out.stdout.strip().splitlines()[-1])  # the handler logs to stdout
     kube = server.emulator.counts() - before
     aws = sum(proxy.actions.values())
     writes = sum(proxy.actions[a] for a in WRITE_ACTIONS) + sum(
@@ -262,7 +350,8 @@ def measure(kind: str, size: int, env: dict[str, str], kmock_url: str, ca: str,
     )
     kube_calls = sum(kube.values())
     return {
-        "size": size, "kind": kind, "seconds": child["seconds"], "cpu": child["cpu"], "aws": aws,
+        "size": size, "kind": variant.kind, "label": variant.label, "traced": variant.traced,
+        "seconds": child["seconds"], "cpu": child["cpu"], "aws": aws, "python": child["python"],
         "aws_detail": dict(proxy.actions), "kube": kube_calls, "writes": writes,
         "tracemalloc": child["tracemalloc"], "rss": child["rss"], "rows": child["rows"],
         "in_sync": child["in_sync"],
@@ -275,7 +364,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--asset", action="store_true",
+                        help="also run our sweep from the built asset on the runtime's Python")
+    parser.add_argument("--naive", action="store_true", help="also the naive sweep (slow)")
+    parser.add_argument("--bare", action="store_true",
+                        help="objects as kmock stores them, without the API server's fields")
     args = parser.parse_args()
+    chosen = variants(args.asset, args.naive)
     sizes = [int(s) for s in args.sizes.split(",")]
 
     import botocore.session  # noqa: PLC0415
@@ -313,13 +408,14 @@ def main() -> None:
                 print(f"fleet {size}: seeding moto over HTTP ({args.workers} threads) and "
                       "kmock's store directly", file=sys.stderr, flush=True)
                 inventory: list[bytes] = []
-                took = seed(ec2, server.emulator, size, args.workers, inventory)
+                took = seed(ec2, server.emulator, size, args.workers, inventory, not args.bare)
                 proxy.inventory = inventory
                 print(f"  seeded in {took:.1f} s", file=sys.stderr, flush=True)
-                for kind in ("ours", "naive"):
-                    row = measure(kind, size, env, server.url, str(ca), proxy, server)
+                for variant in chosen:
+                    row = measure(variant, size, env, server.url, str(ca), proxy, server)
                     assert row["rows"] == size and row["in_sync"] == size, row
-                    print(f"  {kind}: {row['seconds']:.2f} s, AWS {row['aws_detail']}, "
+                    print(f"  {variant.label}{' (traced)' if variant.traced else ''}: "
+                          f"{row['seconds']:.2f} s, AWS {row['aws_detail']}, "
                           f"kube {row['kube']}, writes {row['writes']}",
                           file=sys.stderr, flush=True)
                     results.append(row)
@@ -333,35 +429,44 @@ def main() -> None:
 
 def report(results: list[dict[str, Any]], sizes: list[int]) -> None:
     mib = 1024 * 1024
-    print("| fleet | sweep | time | client CPU | AWS calls | Kubernetes calls | writes | peak "
-          "memory (tracemalloc / RSS) | per volume (time, calls, tracemalloc) | at qps 5 |")
+    print("| fleet | sweep | Python | time | client CPU | AWS calls | Kubernetes calls | writes "
+          "| tracemalloc peak | peak RSS |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
-        n = r["size"]
-        per = (f"{1000 * r['seconds'] / n:.3f} ms, {(r['aws'] + r['kube']) / n:.3f}, "
-               f"{r['tracemalloc'] / n / 1024:.1f} KiB")
-        print(f"| {n:,} | {r['kind']} | {r['seconds']:.2f} s | {r['cpu']:.2f} s | "
-              f"{r['aws']} | {r['kube']} | "
-              f"{r['writes']} | {r['tracemalloc'] / mib:.1f} / {r['rss'] / mib:.1f} MiB | "
-              f"{per} | +{r['limited']:.0f} s |")
+        memory = (f"{r['tracemalloc'] / mib:.1f} MiB | (traced)" if r["traced"]
+                  else f"| **{r['rss'] / mib:.1f} MiB**")  # fmt: skip
+        print(f"| {r['size']:,} | {r['label']} | {r['python']} | {r['seconds']:.2f} s | "
+              f"{r['cpu']:.2f} s | {r['aws']} | {r['kube']} | {r['writes']} | {memory} |")
+
+    def find(size: int, label: str, traced: bool) -> dict[str, Any] | None:
+        return next((r for r in results if r["size"] == size and r["label"] == label
+                     and r["traced"] == traced), None)  # fmt: skip
+
+    print()
+    for size in sizes:
+        ours, before = find(size, "ours", True), find(size, "held (before)", True)
+        ours_rss, before_rss = find(size, "ours", False), find(size, "held (before)", False)
+        if ours and before and ours_rss and before_rss:
+            traced = ours["tracemalloc"] / before["tracemalloc"]
+            rss = ours_rss["rss"] / before_rss["rss"]
+            cpu = ours_rss["cpu"] / before_rss["cpu"]
+            print(f"{size:,}: ours / before: tracemalloc {traced:.2f}, RSS {rss:.2f}, "
+                  f"client CPU {cpu:.2f}")
     if len(sizes) >= 2:
         small, large = sizes[0], sizes[-1]
-        print(f"\nper-volume cost ratio, {large:,} vs {small:,} (1.0 = linear):")
-        for kind in ("ours", "naive"):
-            a = next(r for r in results if r["size"] == small and r["kind"] == kind)
-            b = next(r for r in results if r["size"] == large and r["kind"] == kind)
-            def ratio(key: str, a: dict[str, Any] = a, b: dict[str, Any] = b) -> float:
-                return float((b[key] / large) / (a[key] / small))
-            calls = ((b["aws"] + b["kube"]) / large) / ((a["aws"] + a["kube"]) / small)
-            print(f"  {kind}: time {ratio('seconds'):.2f}, client CPU {ratio('cpu'):.2f}, "
-                  f"calls {calls:.2f}, "
-                  f"tracemalloc {ratio('tracemalloc'):.2f}, RSS {ratio('rss'):.2f}")
+        for label in ("ours, built asset", "ours", "held (before)"):
+            for traced, key in ((False, "rss"), (True, "tracemalloc")):
+                a, b = find(small, label, traced), find(large, label, traced)
+                if a and b:
+                    growth = (b[key] - a[key]) / (large - small)
+                    print(f"{label}: {key} grows {growth / 1024:.2f} KiB per volume from "
+                          f"{small:,} to {large:,}")
     for r in results:
         pages = math.ceil(r["size"] / AWS_PAGE)
-        expected_kube = 2 * math.ceil(r["size"] / KUBE_PAGE) if r["kind"] == "ours" \
+        expected_kube = 2 * math.ceil(r["size"] / KUBE_PAGE) if r["kind"] != "naive" \
             else 2 * r["size"]
         ok = r["aws"] == pages and r["kube"] == expected_kube and r["writes"] == 0
-        print(f"check {r['size']} {r['kind']}: AWS pages {pages}, kube expected "
+        print(f"check {r['size']} {r['label']}: AWS pages {pages}, kube expected "
               f"{expected_kube}: {'ok' if ok else 'MISMATCH'}")
 
 

@@ -142,6 +142,56 @@ def objects_for(created: dict[str, Any]) -> list[dict[str, Any]]:
     return plan.items
 
 
+def as_served(manifest: dict[str, Any], index: int) -> dict[str, Any]:
+    """`manifest` as kube-apiserver 1.37 returns it once the PV binder bound it (read from the
+    local control plane): uid, resourceVersion, creationTimestamp, a protection finalizer, one
+    managedFields entry per writer (ours, the binder's spec and status updates), the
+    binder's claimRef fields and annotation, a status. kmock adds none of these."""
+    served = {**manifest, "metadata": dict(manifest["metadata"]), "spec": dict(manifest["spec"])}
+    meta, spec = served["metadata"], served["spec"]
+    is_pv = served["kind"] == "PersistentVolume"
+    stamp = "2026-11-27T23:09:35Z"
+    meta |= {
+        "uid": f"6d3fc96e-eb2e-4c75-82bf-{index:012x}",
+        "resourceVersion": str(200 + index),
+        "creationTimestamp": stamp,
+        "finalizers": ["kubernetes.io/pv-protection" if is_pv else "kubernetes.io/pvc-protection"],
+    }
+    if not is_pv:
+        meta["annotations"] = {"pv.kubernetes.io/bind-completed": "yes"}
+
+    def fields(tree: dict[str, Any]) -> dict[str, Any]:
+        return {f"f:{key}": fields(value) if isinstance(value, dict) else {}
+                for key, value in tree.items()}  # fmt: skip
+
+    def entry(fields_v1: dict[str, Any], manager: str, **extra: str) -> dict[str, Any]:
+        return {"manager": manager, "operation": "Update", "apiVersion": "v1", "time": stamp,
+                "fieldsType": "FieldsV1", "fieldsV1": fields_v1, **extra}  # fmt: skip
+
+    ours = {"f:metadata": fields({k: manifest["metadata"][k] for k in ("labels", "annotations")
+                                  if k in manifest["metadata"]}),
+            "f:spec": fields(manifest["spec"])}  # fmt: skip
+    meta["managedFields"] = [
+        entry({"f:spec": {"f:claimRef": {"f:apiVersion": {}, "f:kind": {},
+                                         "f:resourceVersion": {}, "f:uid": {}}}}
+              if is_pv else {"f:metadata": {"f:annotations": {".": {}, "f:pv.kubernetes.io/"
+                                                              "bind-completed": {}}}},
+              "controlplane"),
+        entry({"f:status": {"f:phase": {}}}, "controlplane", subresource="status"),
+        entry(ours, "ebs-pv-registrar"),
+    ]  # fmt: skip
+    if is_pv and "claimRef" in spec:
+        spec["claimRef"] = {"kind": "PersistentVolumeClaim", **spec["claimRef"],
+                            "uid": f"2433c58c-9ef5-4500-bbd0-{index:012x}", "apiVersion": "v1",
+                            "resourceVersion": str(199 + index)}  # fmt: skip
+        served["status"] = {"phase": "Bound", "lastPhaseTransitionTime": stamp}
+    else:
+        requested = spec.get("resources", {}).get("requests", {})
+        served["status"] = {"phase": "Bound", "accessModes": spec.get("accessModes", []),
+                            "capacity": dict(requested)}  # fmt: skip
+    return served
+
+
 def create_volume(ec2: Any, index: int) -> dict[str, Any]:
     tags = [{"Key": k, "Value": v} for k, v in volume_tags(index).items()]
     return dict(

@@ -24,10 +24,11 @@ WRITTEN_TAG_KEYS = ("k8s-pv-status", "ebs.csi.aws.com/cluster")
 # volumes carrying it), and only with an allowed cluster's name as its value.
 AUTO_MODE_CSI_DRIVER = "ebs.csi.eks.amazonaws.com"
 EKS_CLUSTER_NAME_TAG = "eks:eks-cluster-name"
-# Measured peak over a cold start + one registration under the runtime client: 39 MiB RSS
-# (bench/README.md); 128 MB is Lambda's minimum and leaves ~3x headroom. CPU share scales with
-# memory: raise it if the Init Duration in CloudWatch matters more than the (tiny) cost.
-MEMORY_MB = 128
+# The larger measured peak is the hourly sweep of 10,000 volumes from the built asset: 50.9 MiB
+# RSS (a registration: 39 MiB; bench/README.md, "Memory and the function's memory setting").
+# 256 MB leaves 4.8x that, and its CPU share (CPU scales with memory) keeps that sweep's ~2.7 s
+# of CPU to about a third of the timeout; 128 MB would fit the memory, not leave that time.
+MEMORY_MB = 256
 TIMEOUT = cdk.Duration.seconds(60)
 # Lambda's own retries of a failed asynchronous invocation (EventBridge invokes asynchronously).
 ASYNC_RETRIES = 2

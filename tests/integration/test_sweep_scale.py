@@ -14,6 +14,7 @@ from devcluster.kmockthread import OneCluster
 from devcluster.scale import (
     SETTINGS,
     PagingKmockThread,
+    as_served,
     create_volume,
     objects_for,
 )
@@ -103,3 +104,23 @@ def test_paging_emulator_pages_and_selects(
     assert names == [f"pv{i}" for i in range(5)]
     assert paging_kmock.emulator.counts()["GET /api/v1/persistentvolumes"] == 3
     assert len(paging_kmock.emulator.stamps) == 4
+
+
+def test_a_listed_page_drops_managed_fields_as_it_decodes(
+    paging_kmock: PagingKmockThread, tls: Tls
+) -> None:
+    """Objects as kube-apiserver serves them (devcluster/scale.py: as_served) come out of a LIST
+    without `managedFields`, everything else intact and in the server's order."""
+    assert paging_kmock.emulator is not None
+    created = {"VolumeId": "vol-0123456789abcdef0", "Size": 10, "AvailabilityZone": "us-east-1a",
+               "VolumeType": "gp3", "Tags": [{"Key": "k8s-pv", "Value": "data-00001"}]}  # fmt: skip
+    served = [as_served(o, 1) for o in objects_for(created)]
+    paging_kmock.emulator.seed(served)
+    gateway = KubeGateway(paging_kmock.url, tls.ca_pem, lambda _force: "t", page_size=1)
+    try:
+        [pv] = list(gateway.list("PersistentVolume"))
+    finally:
+        gateway.close()
+    assert "managedFields" not in pv["metadata"]
+    assert pv["spec"] == served[0]["spec"]
+    assert pv["metadata"]["uid"] == served[0]["metadata"]["uid"]

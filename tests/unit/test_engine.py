@@ -3,6 +3,7 @@ README's error policy and the one-volume-one-PV rule."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -17,6 +18,7 @@ from registrar.core.errors import (
     UnauthorizedError,
 )
 from registrar.core.events import parse_event
+from registrar.core.models import VolumeFacts
 from registrar.core.objects import ebs_volume_of, second_pv_rule
 from registrar.core.settings import Settings
 from registrar.core.status import status_is_current, status_tags
@@ -409,3 +411,31 @@ def test_a_scheduled_reconcile_passes_the_remaining_time_on() -> None:
     registrar = Registrar(SETTINGS, volumes, FakeClusters(prod=FakeKube()))
     [outcome] = registrar.handle(parse_event(ef.scheduled()), remaining=lambda: 1.0)
     assert outcome.detail == "prod: 1 deferred"
+
+
+def test_a_sweep_repairs_each_page_as_it_comes() -> None:
+    """Planned and repaired while the volumes stream: the first volume's PV exists before the
+    second volume is read, and nothing of the fleet is held for a second pass."""
+    volumes = FakeVolumes(*[facts(f"vol-000000000000000{i}", tags={"k8s-pv": f"v-{i}"})
+                            for i in range(1, 4)])  # fmt: skip
+    kube = FakeKube()
+    seen: list[list[str]] = []
+    listed = volumes.tagged_volumes
+
+    def streamed() -> Iterator[VolumeFacts]:
+        for volume in listed():
+            seen.append(kube.names("PersistentVolume"))
+            yield volume
+
+    volumes.tagged_volumes = streamed  # type: ignore[method-assign]
+    rows = Reconciler(SETTINGS, volumes, FakeClusters(prod=kube)).rows("prod")
+    assert [r.action for r in rows] == ["create", "create", "create"]
+    assert seen == [[], ["v-1"], ["v-1", "v-2"]]
+
+
+def test_a_scheduled_reconcile_counts_rows_without_holding_them() -> None:
+    volumes = FakeVolumes(*[facts(f"vol-000000000000000{i}", tags={"k8s-pv": f"v-{i}"})
+                            for i in range(1, 4)])  # fmt: skip
+    registrar = Registrar(SETTINGS, volumes, FakeClusters(prod=FakeKube()))
+    [outcome] = registrar.handle(parse_event(ef.scheduled()))
+    assert outcome.detail == "prod: 3 create"

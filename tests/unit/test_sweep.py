@@ -6,9 +6,10 @@ import copy
 from typing import Any
 
 from registrar.core.models import Manifest
+from registrar.core.objects import conflict_reason, pack, slim, unpack
 from registrar.core.planner import Plan, plan_volume, registered_status
 from registrar.core.settings import Settings
-from registrar.core.sweep import WRITES, Row, plan_sweep
+from registrar.core.sweep import WRITES, Row, SweepIndex, orphan_rows, plan_sweep, volume_rows
 from tests.support.helpers import facts
 
 SETTINGS = Settings(default_cluster="prod", allowed_clusters=("prod", "dev"))
@@ -115,3 +116,47 @@ def test_untagged_volumes_and_foreign_objects_are_left_out() -> None:
     foreign = {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "x"},
                "spec": {"csi": {"volumeHandle": VOL}}}
     assert sweep([facts(VOL, tags={"Name": "x"})], [foreign]) == []
+
+
+# --- what a sweep holds of a cluster -------------------------------------------------------------
+
+
+def served(obj: Manifest) -> Manifest:
+    """`obj` as kube-apiserver 1.37 (the local control plane) returns it once bound: server
+    metadata, a finalizer, managedFields per writer, the binder's claimRef fields, a status."""
+    copied = stored(obj)
+    meta = copied["metadata"]
+    meta |= {"creationTimestamp": "2026-11-27T23:09:35Z",
+             "finalizers": ["kubernetes.io/pv-protection"]}  # fmt: skip
+    meta["managedFields"] = [
+        {"manager": manager, "operation": "Update", "apiVersion": "v1",
+         "time": "2026-11-27T23:09:35Z", "fieldsType": "FieldsV1",
+         "fieldsV1": {"f:spec": {f"f:{key}": {} for key in obj["spec"]}}}
+        for manager in ("controlplane", "ebs-pv-registrar")
+    ]  # fmt: skip
+    if "claimRef" in copied["spec"]:
+        copied["spec"]["claimRef"] |= {"kind": "PersistentVolumeClaim", "apiVersion": "v1",
+                                       "uid": "u-2", "resourceVersion": "5"}  # fmt: skip
+    return copied
+
+
+def test_a_listed_object_is_held_slim_and_packed() -> None:
+    _, plan = registered()
+    pv = served(plan.pv)
+    kept = slim(pv)
+    assert set(kept["metadata"]) == {"name", "uid", "resourceVersion", "labels", "annotations"}
+    assert "status" not in kept and kept["spec"] == pv["spec"]
+    packed = pack(pv)
+    assert unpack(packed) == kept
+    assert len(packed) < 250  # against ~2 KiB on the wire, ~15 KiB as Python objects
+    assert conflict_reason(plan.pv, unpack(packed)) is None
+
+
+def test_the_index_plans_like_the_whole_objects_and_keeps_only_the_orphans() -> None:
+    volume, plan = registered()
+    _, other = registered("vol-0000000000000000b", **{"k8s-pv": "old", "k8s-pvc": "shop/old"})
+    index = SweepIndex()
+    index.add_all(served(o) for o in [*plan.items, *other.items])
+    assert [r.action for r in volume_rows([volume], index, SETTINGS, "prod")] == ["in-sync"]
+    left = [(r.volume_id, r.action, r.pv) for r in orphan_rows(index, "prod")]
+    assert left == [("vol-0000000000000000b", "orphan", "old")]

@@ -99,10 +99,15 @@ class KubeGateway:
                 query["labelSelector"] = label_selector
             if token:
                 query["continue"] = token
-            page = self._transport.call("GET", path, "list", res.plural, query=query)
-            for item in page.get("items") or []:
-                yield _typed(kind, item)
+            page = self._transport.call(
+                "GET", path, "list", res.plural, query=query, object_hook=_without_managed_fields
+            )
             token = (page.get("metadata") or {}).get("continue") or ""
+            items = page.get("items") or []
+            del page
+            items.reverse()
+            while items:  # an item leaves the page as it is handed over
+                yield _typed(kind, items.pop())
             if not token:
                 return
 
@@ -130,6 +135,14 @@ def _path(res: _Resource, namespace: str | None, name: str | None) -> str:
         path += f"/namespaces/{quote(namespace, safe='')}"
     path += f"/{res.plural}"
     return f"{path}/{quote(name, safe='')}" if name else path
+
+
+def _without_managed_fields(obj: dict[str, Any]) -> dict[str, Any]:
+    """Decoding a LIST page: each object's `metadata.managedFields` (the larger part of an
+    object as kube-apiserver serves it, read by nothing here) is dropped as soon as the
+    object's metadata is parsed, so a page never holds them all."""
+    obj.pop("managedFields", None)
+    return obj
 
 
 def _typed(kind: str, manifest: dict[str, Any]) -> Manifest:

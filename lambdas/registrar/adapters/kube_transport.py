@@ -208,7 +208,10 @@ class KubeTransport:
         query: Mapping[str, str] | None = None,
         body: dict[str, Any] | None = None,
         content_type: str = "application/json",
+        object_hook: Callable[[dict[str, Any]], Any] | None = None,
     ) -> dict[str, Any]:
+        """One request, retried as its error allows; the answer decoded (`object_hook` as
+        `json.loads` takes it)."""
         url = self._endpoint + path + (f"?{urlencode(query)}" if query else "")
         what = f"{verb} {resource} ({path})"
         refreshed = False
@@ -229,7 +232,7 @@ class KubeTransport:
             log.debug("%s %s -> %s", method, path, status)
             if 200 <= status < 300:
                 self._trusted = True
-                return dict(json.loads(data)) if data else {}
+                return dict(json.loads(data, object_hook=object_hook)) if data else {}
             if status == 401 and not refreshed:
                 refreshed = True
                 attempt -= 1  # a refresh is not a retry

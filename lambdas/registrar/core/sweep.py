@@ -1,8 +1,11 @@
-"""Pure planning of a reconcile sweep: tagged volumes + our listed objects -> one row per gap."""
+"""Pure planning of a reconcile sweep: tagged volumes + our listed objects -> one row per gap.
+
+The volumes stream through the planner (`volume_rows`) against a compact index of the cluster
+(`SweepIndex`), so a sweep holds the index and one page, never the fleet."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -17,8 +20,9 @@ from registrar.core.objects import (
     ebs_volume_of,
     is_ours,
     key_of,
+    pack,
     second_pv_rule,
-    slim,
+    unpack,
     volume_of,
 )
 from registrar.core.planner import Plan, plan_volume, registered_status
@@ -43,7 +47,7 @@ RowAction = Literal[
 WRITES: frozenset[RowAction] = frozenset({"create", "status", "invalid", "orphan"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Row:
     volume_id: str
     cluster: str
@@ -57,20 +61,81 @@ class Row:
     # The volume's tags when listed: a refusal writes its status only when it is news.
     tags: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
+    def reported(self) -> Row:
+        """The row without the objects it carried: what a caller keeps once it is done."""
+        if self.plan is None and self.orphan is None and not self.tags:
+            return self
+        return replace(self, plan=None, orphan=None, tags={})
 
-def split_pvs(pvs: Iterable[Manifest]) -> tuple[list[Manifest], dict[str, str]]:
-    """Our PVs, and the volume -> name of every other PV on an EBS volume (all a sweep needs
-    of PVs that are not ours, so a listing of every PV holds only that much of them)."""
-    ours: list[Manifest] = []
-    foreign: dict[str, str] = {}
-    for pv in pvs:
-        if is_ours(pv):
-            ours.append(slim(pv))
-            continue
-        volume_id = ebs_volume_of(pv)
-        if volume_id:
-            foreign.setdefault(volume_id, str(pv["metadata"]["name"]))
-    return ours, foreign
+
+class SweepIndex:
+    """What a sweep keeps of a cluster while the volumes stream past, page by page: our PVs and
+    claims by key, packed (`objects.pack`: about 100 bytes each instead of the whole object),
+    our PV of each volume by volume id, and of every other PV on an EBS volume only its name
+    (one volume, one PV). Single use: a sweep takes each volume's entry as it plans it, and
+    what is left at the end are the orphans."""
+
+    def __init__(self) -> None:
+        self._packed: dict[ObjectKey, bytes] = {}
+        self._pv_of: dict[str, str] = {}  # volume -> our PV (the last listed, as a sweep reports)
+        self._holders: dict[str, list[Holder]] = {}  # only volumes with more than one PV of ours
+        self._foreign: dict[str, str] = {}  # volume -> the first PV not ours that uses it
+
+    def add(self, obj: Manifest) -> None:
+        """One listed PV (any) or claim (ours are kept): nothing of `obj` itself is held."""
+        if not is_ours(obj):
+            volume_id = ebs_volume_of(obj) if obj.get("kind") == "PersistentVolume" else None
+            if volume_id:
+                self._foreign.setdefault(volume_id, _name(obj))
+            return
+        key = key_of(obj)
+        self._packed[key] = pack(obj)
+        volume_id = volume_of(obj) if key[0] == "PersistentVolume" else None
+        if volume_id is None:
+            return
+        name = key[2]
+        before = self._pv_of.get(volume_id)
+        if before is not None and before != name:
+            self._holders.setdefault(volume_id, [(before, True)]).append((name, True))
+        self._pv_of[volume_id] = name
+
+    def add_all(
+        self, objects: Iterable[Manifest], foreign: Mapping[str, str] | None = None
+    ) -> None:
+        for obj in objects:
+            self.add(obj)
+        for volume_id, name in (foreign or {}).items():
+            self._foreign.setdefault(volume_id, name)
+
+    def get(self, key: ObjectKey) -> Manifest | None:
+        packed = self._packed.get(key)
+        return None if packed is None else unpack(packed)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._packed
+
+    def known(self, items: Iterable[Manifest]) -> dict[ObjectKey, Manifest]:
+        """The listed objects for these desired ones (what a repair compares)."""
+        found = ((key_of(item), self.get(key_of(item))) for item in items)
+        return {key: obj for key, obj in found if obj is not None}
+
+    def take(self, volume_id: str) -> tuple[Manifest | None, list[Holder]]:
+        """Our PV of a tagged volume and every PV using it (ours first); the volume is no
+        longer an orphan candidate."""
+        name = self._pv_of.pop(volume_id, None)
+        holders = self._holders.pop(volume_id, None) or ([(name, True)] if name else [])
+        foreign = self._foreign.get(volume_id)
+        if foreign is not None:
+            holders = [*holders, (foreign, False)]
+        pv = None if name is None else self.get(("PersistentVolume", None, name))
+        return pv, holders
+
+    def untaken(self) -> Iterator[tuple[str, Manifest]]:
+        """Our PVs whose volume no sweep took (untagged or deleted), by volume id."""
+        for volume_id in sorted(self._pv_of):
+            pv = self.get(("PersistentVolume", None, self._pv_of[volume_id]))
+            if pv is not None:
+                yield volume_id, pv
 
 
 def plan_sweep(
@@ -84,37 +149,36 @@ def plan_sweep(
 ) -> list[Row]:
     """Every tagged volume of `cluster` and every PV of ours there, compared without I/O.
     `foreign` maps volumes to the PV (not ours) that uses them: one volume, one PV."""
-    known: dict[ObjectKey, Manifest] = {key_of(o): o for o in [*pvs, *pvcs] if is_ours(o)}
-    ours_by_volume: dict[str | None, Manifest] = {}
-    holders: dict[str, list[Holder]] = {}
-    for obj in known.values():
-        if obj["kind"] == "PersistentVolume":
-            volume_id = volume_of(obj)
-            ours_by_volume[volume_id] = obj
-            holders.setdefault(str(volume_id), []).append((_name(obj), True))
-    for volume_id, name in (foreign or {}).items():
-        holders.setdefault(volume_id, []).append((name, False))
-    rows: list[Row] = []
-    tagged: set[str] = set()
+    index = SweepIndex()
+    index.add_all([*pvs, *pvcs], foreign)
+    return [*volume_rows(volumes, index, settings, cluster), *orphan_rows(index, cluster)]
+
+
+def volume_rows(
+    volumes: Iterable[VolumeFacts], index: SweepIndex, settings: Settings, cluster: str
+) -> Iterator[Row]:
+    """One row per tagged volume of `cluster` that needs one, as the volumes come."""
     for facts in volumes:
-        tagged.add(facts.volume_id)
-        row = _volume_row(facts, known, ours_by_volume.get(facts.volume_id), settings, cluster)
+        our_pv, holders = index.take(facts.volume_id)
+        row = _volume_row(facts, index, our_pv, settings, cluster)
         if row is not None and row.plan is not None:
-            row = _one_pv(row, facts, holders.get(facts.volume_id, []), settings)
+            row = _one_pv(row, facts, holders, settings)
         if row is not None and row.action not in WRITES and row.status is None:
-            row = replace(row, plan=None, tags={})  # a row only reported holds no objects
+            row = row.reported()  # a row only reported holds no objects
         if row is not None:
-            rows.append(row)
-    for volume_id, pv in sorted(ours_by_volume.items(), key=lambda item: str(item[0])):
-        if volume_id is None or volume_id in tagged or not _in_cluster(pv, cluster):
-            continue
-        rows.append(_orphan_row(volume_id, pv, cluster))
-    return rows
+            yield row
+
+
+def orphan_rows(index: SweepIndex, cluster: str) -> Iterator[Row]:
+    """After the volumes: our PVs in `cluster` whose volume was not among them."""
+    for volume_id, pv in index.untaken():
+        if _in_cluster(pv, cluster):
+            yield _orphan_row(volume_id, pv, cluster)
 
 
 def _volume_row(
     facts: VolumeFacts,
-    known: dict[ObjectKey, Manifest],
+    index: SweepIndex,
     our_pv: Manifest | None,
     settings: Settings,
     cluster: str,
@@ -137,10 +201,10 @@ def _volume_row(
     row = Row(facts.volume_id, cluster, planned.pv_name, pvc_ref, "in-sync", plan=planned,
               tags=facts.tags)  # fmt: skip
     status = _changed(facts, registered_status(planned), cluster, settings)
-    pairs = [(item, known.get(key_of(item))) for item in planned.items]
-    for index, (item, obj) in enumerate(pairs):
+    pairs = [(item, index.get(key_of(item))) for item in planned.items]
+    for position, (item, obj) in enumerate(pairs):
         if obj is None:
-            missing = ", ".join(str(i["kind"]) for i, o in pairs[index:] if o is None)
+            missing = ", ".join(str(i["kind"]) for i, o in pairs[position:] if o is None)
             return _with(row, "create", f"missing {missing}", status)
         reason = conflict_reason(item, obj)
         if reason is not None:

@@ -1,19 +1,17 @@
-"""A reconcile sweep: list once, plan without I/O, write only what the plan needs."""
+"""A reconcile sweep: list once, plan without I/O page by page, write only what the plan needs."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from typing import Protocol, TypeVar
 
 from registrar.core import tags as t
 from registrar.core.errors import RegistrarError
-from registrar.core.models import Manifest
-from registrar.core.objects import ObjectKey, key_of, slim
 from registrar.core.settings import Settings
 from registrar.core.status import error_status, status_is_current, status_tags, unmanaged_status
-from registrar.core.sweep import WRITES, Row, plan_sweep, split_pvs
+from registrar.core.sweep import WRITES, Row, SweepIndex, orphan_rows, volume_rows
 from registrar.engine.applier import apply_plan
 from registrar.engine.lifecycle import UNTAGGED, VOLUME_DELETED, settle_orphan
 from registrar.engine.ports import (
@@ -74,55 +72,59 @@ class Reconciler:
     ) -> list[Row]:
         """The plan for one cluster; carried out unless `dry_run`. Rows say what was done.
         With `remaining`, repairs stop cleanly before the timeout: the rest are `deferred`."""
+        return list(self.rows(cluster, dry_run=dry_run, progress=progress, remaining=remaining))
+
+    def rows(
+        self,
+        cluster: str,
+        *,
+        dry_run: bool = False,
+        progress: Progress = no_progress,
+        remaining: Remaining | None = None,
+    ) -> Iterator[Row]:
+        """`sweep` one row at a time, each repaired as it is planned: a sweep holds the
+        cluster's index (`SweepIndex`) and one page of volumes, whatever the fleet."""
         kube = self._clusters.kube_for(cluster)
         # Every PV, not only ours: one volume, one PV. Of the others only a name is kept, of
-        # ours what a comparison reads; the volumes stream through the planner page by page.
-        pvs, foreign = split_pvs(progress(kube.list("PersistentVolume"), "PVs"))
-        claims = progress(kube.list("PersistentVolumeClaim", t.MANAGED_SELECTOR), "PVCs")
-        pvcs = [slim(claim) for claim in claims]
+        # ours a packed projection; the volumes stream through the planner page by page.
+        index = SweepIndex()
+        index.add_all(progress(kube.list("PersistentVolume"), "PVs"))
+        index.add_all(progress(kube.list("PersistentVolumeClaim", t.MANAGED_SELECTOR), "PVCs"))
         volumes = progress(self._volumes.tagged_volumes(), "tagged volumes")
-        planned = plan_sweep(volumes, pvs, pvcs, self._settings, cluster, foreign=foreign)
-        rows = self._resolve_orphans(planned)
-        if dry_run:
-            return rows
-        todo = [row for row in rows if row.action in WRITES or row.status is not None]
-        wanted = {key_of(item) for row in todo if row.plan is not None for item in row.plan.items}
-        known = {key_of(o): o for o in [*pvs, *pvcs] if key_of(o) in wanted}
-        del pvs, pvcs  # only the objects a repair compares stay
-        done: dict[int, Row] = {}
-        for row in progress(todo, "repairs", len(todo)):
-            if remaining is not None and remaining() < SWEEP_MARGIN_S:
-                done[id(row)] = replace(row, action="deferred", detail=DEFERRED)
-            else:
-                done[id(row)] = self._carry_out_safely(row, kube, known)
-        return [done.get(id(row), row) for row in rows]
+        for row in volume_rows(volumes, index, self._settings, cluster):
+            yield row.reported() if dry_run else self._repair(row, kube, index, remaining)
+        # One batched DescribeVolumes tells a deleted volume from an untagged one.
+        orphans = [row.volume_id for row in orphan_rows(index, cluster) if row.action == "orphan"]
+        alive = self._volumes.existing_ids(orphans) if orphans else set()
+        for orphan in orphan_rows(index, cluster):
+            if orphan.action == "orphan":
+                gone = orphan.volume_id not in alive
+                orphan = replace(orphan, detail=VOLUME_DELETED if gone else UNTAGGED)  # noqa: PLW2901
+            yield orphan.reported() if dry_run else self._repair(orphan, kube, index, remaining)
 
-    def _carry_out_safely(self, row: Row, kube: KubePort, known: dict[ObjectKey, Manifest]) -> Row:
+    def _repair(
+        self, row: Row, kube: KubePort, index: SweepIndex, remaining: Remaining | None
+    ) -> Row:
+        if row.action not in WRITES and row.status is None:
+            return row.reported()
+        if remaining is not None and remaining() < SWEEP_MARGIN_S:
+            return replace(row, action="deferred", detail=DEFERRED).reported()
+        return self._carry_out_safely(row, kube, index).reported()
+
+    def _carry_out_safely(self, row: Row, kube: KubePort, index: SweepIndex) -> Row:
         """One failing volume never stops a sweep: its row says why, and the next run retries."""
         try:
-            return self._carry_out(row, kube, known)
+            return self._carry_out(row, kube, index)
         except RegistrarError as error:
             log.error("sweep row failed", extra={"volume_id": row.volume_id, "error": str(error),
                                                  "retryable": error.retryable})  # fmt: skip
             return replace(row, action="failed", detail=str(error))
 
-    def _resolve_orphans(self, rows: list[Row]) -> list[Row]:
-        """One batched DescribeVolumes tells a deleted volume from an untagged one."""
-        orphans = [row.volume_id for row in rows if row.action == "orphan"]
-        if not orphans:
-            return rows
-        alive = self._volumes.existing_ids(orphans)
-        return [
-            replace(row, detail=UNTAGGED if row.volume_id in alive else VOLUME_DELETED)
-            if row.action == "orphan" else row
-            for row in rows
-        ]
-
-    def _carry_out(self, row: Row, kube: KubePort, known: dict[ObjectKey, Manifest]) -> Row:
+    def _carry_out(self, row: Row, kube: KubePort, index: SweepIndex) -> Row:
         if row.action == "create" and row.plan is not None:
-            if not self._verified(row, known):
+            if not self._verified(row, index):
                 return self._unverified(row)
-            result = apply_plan(row.plan, kube, known)
+            result = apply_plan(row.plan, kube, index.known(row.plan.items))
             failure = result.failure
             if failure is not None:
                 field = t.PVC_TAG if failure.kind == "PersistentVolumeClaim" else t.PV_TAG
@@ -151,10 +153,10 @@ class Reconciler:
         tags = status_tags(status, cluster, self._settings.csi_driver)
         self._volumes.write_status(volume_id, tags)
 
-    def _verified(self, row: Row, known: dict[ObjectKey, Manifest]) -> bool:
+    def _verified(self, row: Row, index: SweepIndex) -> bool:
         """A sweep names no caller: with an allow-list, a volume new to this cluster (no PV of
         ours yet) registers only when CloudTrail shows an allowed principal tagged it."""
-        if not self._settings.allowed_principals or ("PersistentVolume", None, row.pv) in known:
+        if not self._settings.allowed_principals or ("PersistentVolume", None, row.pv) in index:
             return True
         if self._identities is None:
             return False

@@ -201,10 +201,11 @@ class Registrar:
 
     def reconcile(self, cluster: str, *, remaining: Remaining | None = None) -> Outcome:
         reconciler = Reconciler(self._settings, self._volumes, self._clusters, self._identities)
-        rows = reconciler.sweep(cluster, remaining=remaining)
+        # Counted as they come: the function holds no row of a large fleet.
+        rows = reconciler.rows(cluster, remaining=remaining)
         counts = dict(Counter(str(row.action) for row in rows))
         summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "empty"
-        log.info("reconciled", extra={"cluster": cluster, "rows": len(rows), **counts})
+        log.info("reconciled", extra={"cluster": cluster, "rows": sum(counts.values()), **counts})
         return Outcome(None, "reconciled", f"{cluster}: {summary}")
 
     def _settle_verified(self, event: VolumeEvent | Ignored, planned: Planned) -> Outcome:
