@@ -544,41 +544,32 @@ def test_invalid_tag_value_never_gets_the_csi_cluster_tag(
 
 # The driver's controller accepts SINGLE_NODE_WRITER, and MULTI_NODE_MULTI_WRITER for a block
 # device only (kubernetes-sigs/aws-ebs-csi-driver, pkg/driver/controller.go,
-# isValidCapability): a ReadOnlyMany PV would bind and then never attach.
-def test_read_only_many_is_refused_with_the_modes_the_driver_supports(
+# isValidCapability): a ReadOnlyMany PV would bind and then never attach. `Delete` is refused
+# unless REGISTRAR_ALLOWED_RECLAIM_POLICIES allows it (the default allows `Retain` only).
+@pytest.mark.parametrize(
+    ("key", "value", "says"),
+    [
+        ("k8s-access-mode", "ReadOnlyMany", "ReadWriteOnce"),  # the modes the driver supports
+        ("k8s-reclaim-policy", "Delete", "allowed: Retain"),
+    ],
+)
+def test_what_the_driver_or_the_deployment_does_not_allow_is_refused(
     ec2: Any,
     route: Callable[[dict[str, Any], str], None],
     function: DeployedFunction,
     admin: KubeGateway,
+    key: str,
+    value: str,
+    says: str,
 ) -> None:
     pv, claim = unique("e2e-pv"), unique("e2e-claim")
-    tags = {"k8s-pv": pv, "k8s-pvc": claim, "k8s-access-mode": "ReadOnlyMany"}
-    volume, event = created(ec2, route, tags)
+    volume, event = created(ec2, route, {"k8s-pv": pv, "k8s-pvc": claim, key: value})
 
     outcome = only_outcome(function(event))
 
     assert outcome["result"] == "invalid", outcome
     status = volume_tags(ec2, volume["VolumeId"])[STATUS]
-    assert status.startswith("error: k8s-access-mode: ") and "ReadWriteOnce" in status, status
-    unregistered(ec2, admin, volume["VolumeId"], pv)
-    assert absent(admin, "PersistentVolumeClaim", claim, "default")
-
-
-def test_reclaim_policy_delete_is_refused_by_default(
-    ec2: Any,
-    route: Callable[[dict[str, Any], str], None],
-    function: DeployedFunction,
-    admin: KubeGateway,
-) -> None:
-    pv, claim = unique("e2e-pv"), unique("e2e-claim")
-    tags = {"k8s-pv": pv, "k8s-pvc": claim, "k8s-reclaim-policy": "Delete"}
-    volume, event = created(ec2, route, tags)
-
-    outcome = only_outcome(function(event))
-
-    assert outcome["result"] == "invalid", outcome
-    status = volume_tags(ec2, volume["VolumeId"])[STATUS]
-    assert status.startswith("error: k8s-reclaim-policy: "), status
+    assert status.startswith(f"error: {key}: ") and says in status, status
     unregistered(ec2, admin, volume["VolumeId"], pv)
     assert absent(admin, "PersistentVolumeClaim", claim, "default")
 
