@@ -162,6 +162,19 @@ def unregistered(ec2: Any, admin: KubeGateway, volume_id: str, pv: str) -> None:
     assert CSI_CLUSTER not in volume_tags(ec2, volume_id)
 
 
+def settled_with_error(
+    ec2: Any, admin: KubeGateway, outcome: dict[str, Any], volume_id: str, claim: str
+) -> None:
+    """The claim was refused for good: the volume says so, naming its namespace, and carries no
+    CSI cluster tag; no claim exists."""
+    namespace, name = claim.split("/")
+    assert outcome["result"] not in ("registered", "unchanged"), outcome
+    tags = volume_tags(ec2, volume_id)
+    assert tags[STATUS].startswith("error: ") and namespace in tags[STATUS], tags[STATUS]
+    assert CSI_CLUSTER not in tags
+    assert absent(admin, "PersistentVolumeClaim", name, namespace)
+
+
 # --- one volume, one PV ---------------------------------------------------------------------
 
 
@@ -418,11 +431,7 @@ def test_claim_the_registrar_may_not_create_settles_the_volume(
 
     outcome = only_outcome(function(event))  # HTTP 403: returns, no retry can fix it
 
-    assert outcome["result"] not in ("registered", "unchanged"), outcome
-    tags = volume_tags(ec2, volume["VolumeId"])
-    assert tags[STATUS].startswith("error: ") and other in tags[STATUS], tags[STATUS]
-    assert CSI_CLUSTER not in tags
-    assert absent(admin, "PersistentVolumeClaim", claim, other)
+    settled_with_error(ec2, admin, outcome, volume["VolumeId"], f"{other}/{claim}")
 
 
 @pytest.fixture
@@ -510,11 +519,7 @@ def test_claim_the_api_server_rejects_settles_the_volume(
 
     outcome = only_outcome(function(event))  # HTTP 422: returns, no retry can fix it
 
-    assert outcome["result"] not in ("registered", "unchanged"), outcome
-    tags = volume_tags(ec2, volume["VolumeId"])
-    assert tags[STATUS].startswith("error: ") and namespace in tags[STATUS], tags[STATUS]
-    assert CSI_CLUSTER not in tags
-    assert absent(admin, "PersistentVolumeClaim", claim, namespace)
+    settled_with_error(ec2, admin, outcome, volume["VolumeId"], f"{namespace}/{claim}")
 
 
 # --- input the EBS CSI driver cannot serve, or the deployment does not allow -----------------
