@@ -20,7 +20,6 @@ import logging
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -326,16 +325,10 @@ def _wait_bound(plane: ControlPlane) -> tuple[str, float]:
 def _kubectl(plane: ControlPlane, *args: str) -> str:
     if not KUBECTL.exists():
         raise DemoError(f"{KUBECTL} is missing: run scripts/setup")
-    result = subprocess.run(
-        [str(KUBECTL), f"--kubeconfig={plane.admin_kubeconfig}", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise DemoError(f"kubectl {' '.join(args)}: {result.stderr.strip()}")
-    return result.stdout
+    try:
+        return access.kubectl(KUBECTL, plane, *args)
+    except access.AccessModelError as error:
+        raise DemoError(str(error)) from None
 
 
 def _tag_text(tags: dict[str, str]) -> str:

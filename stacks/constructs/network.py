@@ -73,21 +73,29 @@ class RegistrarNetwork(Construct):
             self.security_groups = [created]
 
         if config.cluster_security_group_id:
-            for index, group in enumerate(self.security_groups):
-                ec2.CfnSecurityGroupIngress(
-                    self,
-                    f"ClusterIngress{index}",
-                    group_id=config.cluster_security_group_id,
-                    ip_protocol="tcp",
-                    from_port=HTTPS,
-                    to_port=HTTPS,
-                    source_security_group_id=group.security_group_id,
-                    description="ebs-pv-registrar: the registrar calls the Kubernetes API",
-                )
+            self._https_from_registrar(
+                "ClusterIngress",
+                config.cluster_security_group_id,
+                "ebs-pv-registrar: the registrar calls the Kubernetes API",
+            )
 
         self.endpoints: dict[str, ec2.InterfaceVpcEndpoint] = {}
         if config.create_endpoints:
             self._create_endpoints()
+
+    def _https_from_registrar(self, id_prefix: str, group_id: str, description: str) -> None:
+        """TCP 443 into `group_id` from each of the function's security groups."""
+        for index, group in enumerate(self.security_groups):
+            ec2.CfnSecurityGroupIngress(
+                self,
+                f"{id_prefix}{index}",
+                group_id=group_id,
+                ip_protocol="tcp",
+                from_port=HTTPS,
+                to_port=HTTPS,
+                source_security_group_id=group.security_group_id,
+                description=description,
+            )
 
     @property
     def subnet_selection(self) -> ec2.SubnetSelection:
@@ -101,17 +109,11 @@ class RegistrarNetwork(Construct):
             description="ebs-pv-registrar: interface endpoints, HTTPS from the registrar only",
             allow_all_outbound=False,
         )
-        for index, group in enumerate(self.security_groups):
-            ec2.CfnSecurityGroupIngress(
-                self,
-                f"EndpointIngress{index}",
-                group_id=endpoint_group.security_group_id,
-                ip_protocol="tcp",
-                from_port=HTTPS,
-                to_port=HTTPS,
-                source_security_group_id=group.security_group_id,
-                description="ebs-pv-registrar: calls to AWS APIs",
-            )
+        self._https_from_registrar(
+            "EndpointIngress",
+            endpoint_group.security_group_id,
+            "ebs-pv-registrar: calls to AWS APIs",
+        )
         for name in self.config.endpoint_services:
             self.endpoints[name] = ec2.InterfaceVpcEndpoint(
                 self,
