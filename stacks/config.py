@@ -1,4 +1,8 @@
-"""Context keys of the CDK app and their defaults (documented in cdk.json and docs/deploy.md)."""
+"""Context keys of the CDK app and their defaults (documented in cdk.json and docs/deploy.md).
+
+The function's keys, variables, defaults and rules are the contract's
+(lambdas/registrar/core/contract.py): the stack hands the function their text and refuses, with
+the function's own message, what the function would refuse. The stack's own keys are below."""
 
 from __future__ import annotations
 
@@ -9,22 +13,12 @@ from typing import Any
 
 from constructs import Node
 
-# Every key the app reads, with its default. cdk.json repeats this table under "//".
+from registrar.core import contract
+from registrar.core.errors import SettingsError
+from registrar.core.settings import Settings
+
+# The stack's own keys (the function's are the contract's), with their defaults.
 DEFAULTS: dict[str, Any] = {
-    "clusterName": "",
-    "allowedClusters": "",
-    "defaultNamespace": "default",
-    "allowedNamespaces": "*",
-    "deniedNamespaces": "kube-system,kube-public,kube-node-lease",
-    "csiDriver": "ebs.csi.aws.com",
-    "zoneLabel": "topology.kubernetes.io/zone",
-    "deleteOnVolumeDelete": True,
-    "unregisterOnUntag": False,
-    "kubeQps": 5,
-    "kubeBurst": 10,
-    "allowedPrincipals": "",
-    "unverifiedEvents": "refuse",
-    "allowedReclaimPolicies": "Retain",
     "reconcileSchedule": "rate(1 hour)",
     "reservedConcurrency": 5,
     "logRetentionDays": 30,
@@ -50,13 +44,16 @@ DEFAULTS: dict[str, Any] = {
     "stackName": "EbsPvRegistrar",
 }
 
+# Every key the app reads, with its default. cdk.json repeats this table under "//".
+CONTEXT_DEFAULTS: dict[str, Any] = {
+    **{setting.key: setting.default for setting in contract.SETTINGS},
+    **DEFAULTS,
+}
 CSI_IDENTITIES = ("pod-identity", "irsa")
-UNVERIFIED_EVENTS = ("refuse", "cloudtrail")
 # AWS::EKS::Addon ResolveConflicts (EKS CreateAddon/UpdateAddon): on create NONE and PRESERVE
 # leave a self-managed driver's fields alone (creation fails on a conflict), OVERWRITE resets them
 # to the add-on's defaults; on update PRESERVE keeps fields edited on the cluster.
 RESOLVE_CONFLICTS = ("PRESERVE", "NONE", "OVERWRITE")
-RECLAIM_POLICIES = ("Retain", "Delete")
 CSI_POLICIES = {
     "v2": "AmazonEBSCSIDriverPolicyV2",
     "classic": "service-role/AmazonEBSCSIDriverPolicy",
@@ -80,6 +77,16 @@ def _bool(value: Any) -> bool:
 
 class ConfigError(ValueError):
     """A context value the app cannot deploy with."""
+
+
+def function_settings(environment: dict[str, str]) -> Settings:
+    """The function's settings from the variables the stack gives it, read as the function
+    reads them; what it would refuse is refused here, its message prefixed with the key."""
+    try:
+        return Settings.from_env(environment)
+    except SettingsError as error:
+        key = contract.BY_VARIABLE[error.name].key
+        raise ConfigError(f"{key}={environment[error.name]!r}: {error}") from None
 
 
 @dataclass(frozen=True)
@@ -135,20 +142,8 @@ class VpcConfig:
 
 @dataclass(frozen=True)
 class RegistrarConfig:
-    cluster_name: str
-    allowed_clusters: tuple[str, ...]
-    default_namespace: str
-    allowed_namespaces: str
-    denied_namespaces: str
-    csi_driver: str
-    zone_label: str
-    delete_on_volume_delete: bool
-    unregister_on_untag: bool
-    kube_qps: float
-    kube_burst: int
-    allowed_principals: str
-    unverified_events: str
-    allowed_reclaim_policies: tuple[str, ...]
+    settings: Settings  # what the function reads from `environment()`
+    function_environment: dict[str, str]
     reconcile_schedule: str
     reserved_concurrency: int
     log_retention_days: int
@@ -173,24 +168,17 @@ class RegistrarConfig:
     def from_context(cls, node: Node) -> RegistrarConfig:
         def get(key: str) -> Any:
             value = node.try_get_context(key)
-            return DEFAULTS[key] if value is None else value
+            return CONTEXT_DEFAULTS[key] if value is None else value
 
-        cluster = str(get("clusterName")).strip()
-        allowed = _csv(str(get("allowedClusters"))) or ((cluster,) if cluster else ())
-        if cluster and cluster not in allowed:
-            raise ConfigError(f"clusterName {cluster!r} must be one of allowedClusters")
+        environment = contract.environment(get)
+        settings = function_settings(environment)
+        cluster = settings.default_cluster or ""
         identity = str(get("csiDriverIdentity"))
         if identity not in CSI_IDENTITIES:
             raise ConfigError(f"csiDriverIdentity must be one of {CSI_IDENTITIES}")
         policy = str(get("csiDriverPolicy"))
         if policy not in CSI_POLICIES:
             raise ConfigError(f"csiDriverPolicy must be one of {tuple(CSI_POLICIES)}")
-        unverified = str(get("unverifiedEvents"))
-        if unverified not in UNVERIFIED_EVENTS:
-            raise ConfigError(f"unverifiedEvents must be one of {UNVERIFIED_EVENTS}")
-        reclaim = _csv(str(get("allowedReclaimPolicies"))) or ("Retain",)
-        if any(policy not in RECLAIM_POLICIES for policy in reclaim):
-            raise ConfigError(f"allowedReclaimPolicies: each must be one of {RECLAIM_POLICIES}")
         install_csi = _bool(get("installCsiDriver"))
         oidc = str(get("oidcProviderArn")).strip()
         if install_csi and identity == "irsa" and not oidc:
@@ -207,25 +195,10 @@ class RegistrarConfig:
         kubectl_role = str(get("kubectlRoleArn")).strip()
         if apply_manifests and not (cluster and kubectl_role):
             raise ConfigError("applyManifests needs context clusterName and kubectlRoleArn")
-        principals = str(get("allowedPrincipals")).strip()
-        vpc = VpcConfig.from_context(
-            get, looks_up_callers=bool(principals) and unverified == "cloudtrail"
-        )
+        vpc = VpcConfig.from_context(get, looks_up_callers=settings.looks_up_callers)
         return cls(
-            cluster_name=cluster,
-            allowed_clusters=allowed,
-            default_namespace=str(get("defaultNamespace")),
-            allowed_namespaces=str(get("allowedNamespaces")),
-            denied_namespaces=str(get("deniedNamespaces")),
-            csi_driver=str(get("csiDriver")),
-            zone_label=str(get("zoneLabel")),
-            delete_on_volume_delete=_bool(get("deleteOnVolumeDelete")),
-            unregister_on_untag=_bool(get("unregisterOnUntag")),
-            kube_qps=float(get("kubeQps")),
-            kube_burst=int(get("kubeBurst")),
-            allowed_principals=principals,
-            unverified_events=unverified,
-            allowed_reclaim_policies=reclaim,
+            settings=settings,
+            function_environment=environment,
             reconcile_schedule=str(get("reconcileSchedule")),
             reserved_concurrency=int(get("reservedConcurrency")),
             log_retention_days=int(get("logRetentionDays")),
@@ -249,19 +222,17 @@ class RegistrarConfig:
 
     def environment(self) -> dict[str, str]:
         """The REGISTRAR_* settings (README: Settings) for the Lambda."""
-        return {
-            "REGISTRAR_DEFAULT_CLUSTER": self.cluster_name,
-            "REGISTRAR_ALLOWED_CLUSTERS": ",".join(self.allowed_clusters),
-            "REGISTRAR_DEFAULT_NAMESPACE": self.default_namespace,
-            "REGISTRAR_ALLOWED_NAMESPACES": self.allowed_namespaces,
-            "REGISTRAR_DENIED_NAMESPACES": self.denied_namespaces,
-            "REGISTRAR_CSI_DRIVER": self.csi_driver,
-            "REGISTRAR_ZONE_LABEL": self.zone_label,
-            "REGISTRAR_DELETE_ON_VOLUME_DELETE": str(self.delete_on_volume_delete).lower(),
-            "REGISTRAR_UNREGISTER_ON_UNTAG": str(self.unregister_on_untag).lower(),
-            "REGISTRAR_KUBE_QPS": f"{self.kube_qps:g}",
-            "REGISTRAR_KUBE_BURST": str(self.kube_burst),
-            "REGISTRAR_ALLOWED_PRINCIPALS": self.allowed_principals,
-            "REGISTRAR_UNVERIFIED_EVENTS": self.unverified_events,
-            "REGISTRAR_ALLOWED_RECLAIM_POLICIES": ",".join(self.allowed_reclaim_policies),
-        }
+        return dict(self.function_environment)
+
+    # The function's settings the stack's constructs also need.
+    @property
+    def cluster_name(self) -> str:
+        return self.settings.default_cluster or ""
+
+    @property
+    def allowed_clusters(self) -> tuple[str, ...]:
+        return self.settings.allowed_clusters
+
+    @property
+    def csi_driver(self) -> str:
+        return self.settings.csi_driver

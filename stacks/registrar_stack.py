@@ -8,7 +8,6 @@ import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from stacks import k8s_manifests
 from stacks.config import RegistrarConfig
 from stacks.constructs import failure_handling
 from stacks.constructs.csi_driver import CsiDriver
@@ -93,8 +92,8 @@ class RegistrarStack(cdk.Stack):
                 cluster_name=config.cluster_name,
                 kubectl_role_arn=config.kubectl_role_arn,
                 csi_driver=config.csi_driver,
-                allowed_namespaces=k8s_manifests.csv(config.allowed_namespaces),
-                denied_namespaces=k8s_manifests.csv(config.denied_namespaces),
+                allowed_namespaces=config.settings.allowed_namespaces,
+                denied_namespaces=config.settings.denied_namespaces,
                 network=self.network,
             )
             if config.apply_manifests

@@ -25,6 +25,7 @@ from matplotlib.axes import Axes
 from matplotlib.patches import Rectangle
 
 import app as registrar_app
+from registrar.core.contract import OUTCOME_METRICS
 
 mpl.use("Agg")
 REPO = Path(__file__).resolve().parents[1]
@@ -33,8 +34,10 @@ GRID_WIDTH = 24
 ROW_INCHES = 0.55
 COLUMN_INCHES = 0.62
 POINTS = 288  # a day of 5-minute periods
-# Made-up levels per metric label: a mostly quiet cluster with a burst of new volumes.
+# Made-up levels per metric label (an outcome's label is its result: the contract's
+# OUTCOME_METRICS): a mostly quiet cluster with a burst of new volumes.
 LEVELS = {
+    **dict.fromkeys(OUTCOME_METRICS, 1.0),
     "registered": 1.2, "unchanged": 3.0, "invalid": 0.15, "conflict": 0.05, "failed": 0.05,
     "ignored": 6.0, "released": 0.1, "reconciled": 0.6, "p50": 420.0, "p99": 1900.0,
     "invocations": 10.0, "errors": 0.05, "throttles": 0.2, "messages": 0.0,

@@ -11,33 +11,25 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from registrar.core import tags as t
+from registrar.core.contract import (
+    FAILED_METRIC,
+    INVALID_METRIC,
+    METRICS_NAMESPACE,
+    OUTCOME_METRICS,
+    SERVICE,
+)
 from registrar.core.errors import InvalidInputError
 from registrar.core.events import parse_event
 from registrar.core.settings import Settings, aws_region
 from registrar.engine.service import Outcome, Registrar
 from registrar.wiring import build_registrar
 
-SERVICE = t.MANAGER
 logger = Logger(service=SERVICE)
-metrics = Metrics(namespace=t.METRICS_NAMESPACE, service=SERVICE)
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
 # No tracing SDK: the function's active tracing (stacks/constructs/function.py) has Lambda
 # record the Init and Invocation segments itself; bench/README.md ("Tracing") weighs the X-Ray
 # SDK and OpenTelemetry against that, measured.
 copy_config_to_registered_loggers(source_logger=logger, include={"registrar"})
-
-# Metric per outcome; the DLQ and the RegistrationFailed alarm cover "failed".
-OUTCOME_METRICS = {
-    "registered": "Registered",
-    "unchanged": "Unchanged",
-    "ignored": "Ignored",
-    "invalid": "InvalidInput",
-    "conflict": "Conflict",
-    "refused": "ClusterRefused",
-    "released": "Released",
-    "reconciled": "Reconciled",
-    "failed": "RegistrationFailed",
-}
 
 
 @cache
@@ -60,12 +52,12 @@ def respond(
         parsed = parse_event(event)
     except InvalidInputError as error:
         logger.warning("invalid event", extra={"field": error.field, "rule": error.rule})
-        metrics.add_metric(name="InvalidInput", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=INVALID_METRIC, unit=MetricUnit.Count, value=1)
         return {"outcomes": [{"result": "invalid", "detail": str(error)}]}
     try:
         outcomes = service.handle(parsed, remaining=remaining)
     except Exception:
-        metrics.add_metric(name="RegistrationFailed", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=FAILED_METRIC, unit=MetricUnit.Count, value=1)
         raise
     for outcome in outcomes:
         metrics.add_metric(name=OUTCOME_METRICS[outcome.result], unit=MetricUnit.Count, value=1)

@@ -8,22 +8,12 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from registrar.core import contract
+
 PERIOD = cdk.Duration.minutes(5)
-# The handler's metric per outcome (lambdas: handler OUTCOME_METRICS), by panel; a stack test
-# keeps the two in step.
-REGISTRATION_OUTCOMES = {
-    "registered": "Registered",
-    "unchanged": "Unchanged",
-    "invalid": "InvalidInput",
-    "conflict": "Conflict",
-    "refused": "ClusterRefused",
-    "failed": "RegistrationFailed",
-}
-LIFECYCLE_OUTCOMES = {
-    "ignored": "Ignored",
-    "released": "Released",
-    "reconciled": "Reconciled",
-}
+# The handler's metric per outcome, by panel (the contract's one map).
+REGISTRATION_OUTCOMES = contract.REGISTRATION_METRICS
+LIFECYCLE_OUTCOMES = contract.LIFECYCLE_METRICS
 WIDTH = 24  # CloudWatch dashboards are 24 units wide
 
 

@@ -11,19 +11,12 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from registrar.core import contract
+
 # Tag keys a user sets (README: Tags). The registrar's own writes (k8s-pv-status,
 # ebs.csi.aws.com/cluster) are deliberately absent: listing them would make every
 # status write re-invoke the function, a loop.
-INPUT_TAG_KEYS = (
-    "k8s-pv",
-    "k8s-pvc",
-    "k8s-cluster",
-    "k8s-fstype",
-    "k8s-volume-mode",
-    "k8s-access-mode",
-    "k8s-reclaim-policy",
-    "k8s-storage-class",
-)
+INPUT_TAG_KEYS = contract.INPUT_TAG_KEYS
 CLOUDTRAIL = "AWS API Call via CloudTrail"
 VOLUME_ID = [{"prefix": "vol-"}]
 SUCCEEDED = [{"exists": False}]  # a CloudTrail record with an errorCode is a failed call

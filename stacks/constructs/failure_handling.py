@@ -8,12 +8,14 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from registrar.core import contract
+
 # EventBridge retries delivery to the Lambda this often, for at most this long.
 TARGET_RETRY_ATTEMPTS = 8
 TARGET_MAX_EVENT_AGE = cdk.Duration.hours(2)
 DLQ_RETENTION = cdk.Duration.days(14)
 ALARM_PERIOD = cdk.Duration.minutes(5)
-REGISTRATION_FAILED_METRIC = "RegistrationFailed"
+REGISTRATION_FAILED_METRIC = contract.FAILED_METRIC
 
 
 class FailureHandling(Construct):

@@ -12,18 +12,19 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from registrar.core import contract
 from stacks import bundling
 from stacks.config import RegistrarConfig
 from stacks.constructs.network import RegistrarNetwork
 
-SERVICE_NAME = "ebs-pv-registrar"
-METRICS_NAMESPACE = "EbsPvRegistrar"
+SERVICE_NAME = contract.SERVICE
+METRICS_NAMESPACE = contract.METRICS_NAMESPACE
 # The only tags the registrar writes (README: Tags); CreateTags is limited to these keys.
-WRITTEN_TAG_KEYS = ("k8s-pv-status", "ebs.csi.aws.com/cluster")
+WRITTEN_TAG_KEYS = contract.WRITTEN_TAG_KEYS
 # With EKS Auto Mode's driver it also writes this one (AmazonEKSBlockStoragePolicy attaches only
 # volumes carrying it), and only with an allowed cluster's name as its value.
-AUTO_MODE_CSI_DRIVER = "ebs.csi.eks.amazonaws.com"
-EKS_CLUSTER_NAME_TAG = "eks:eks-cluster-name"
+AUTO_MODE_CSI_DRIVER = contract.AUTO_MODE_CSI_DRIVER
+EKS_CLUSTER_NAME_TAG = contract.EKS_CLUSTER_NAME_TAG
 # The larger measured peak is the hourly sweep of 10,000 volumes from the built asset: 50.9 MiB
 # RSS (a registration: 39 MiB; bench/README.md, "Memory and the function's memory setting").
 # 256 MB leaves 4.8x that, and its CPU share (CPU scales with memory) keeps that sweep's ~2.7 s
@@ -72,25 +73,25 @@ class RegistrarFunction(Construct):
         self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="DescribeVolumes",
-                actions=["ec2:DescribeVolumes"],
+                actions=[contract.iam_action("ec2", "DescribeVolumes")],
                 resources=["*"],  # DescribeVolumes has no resource-level permissions
             )
         )
         self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="TagVolumesWithStatus",
-                actions=["ec2:CreateTags"],
+                actions=[contract.iam_action("ec2", "CreateTags")],
                 resources=[
                     stack.format_arn(service="ec2", resource="volume", resource_name="vol-*")
                 ],
                 conditions=_tag_conditions(config),
             )
         )
-        if config.allowed_principals and config.unverified_events == "cloudtrail":
+        if config.settings.looks_up_callers:
             self.role.add_to_policy(
                 iam.PolicyStatement(
                     sid="LookUpWhoTagged",
-                    actions=["cloudtrail:LookupEvents"],
+                    actions=[contract.iam_action("cloudtrail", "LookupEvents")],
                     resources=["*"],  # LookupEvents has no resource-level permissions
                 )
             )
@@ -98,7 +99,7 @@ class RegistrarFunction(Construct):
             self.role.add_to_policy(
                 iam.PolicyStatement(
                     sid="DescribeAllowedClusters",
-                    actions=["eks:DescribeCluster"],
+                    actions=[contract.iam_action("eks", "DescribeCluster")],
                     resources=[
                         stack.format_arn(service="eks", resource="cluster", resource_name=name)
                         for name in config.allowed_clusters

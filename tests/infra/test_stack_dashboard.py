@@ -7,7 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from registrar.handler import OUTCOME_METRICS
+from registrar.core.contract import FAILED_METRIC, OUTCOME_METRICS
+from stacks.constructs import failure_handling
 from stacks.constructs.dashboard import LIFECYCLE_OUTCOMES, REGISTRATION_OUTCOMES
 from stacks.render_dashboard import alarm_name, render
 from tests.infra.conftest import REPO_ROOT, Synth
@@ -33,7 +34,9 @@ def titled(result: Synth, title: str) -> dict[str, Any]:
 
 
 def test_every_outcome_of_the_handler_is_on_the_dashboard() -> None:
+    """One map (the contract's): the handler counts by it, the dashboard and the alarm draw it."""
     assert {**REGISTRATION_OUTCOMES, **LIFECYCLE_OUTCOMES} == OUTCOME_METRICS
+    assert failure_handling.REGISTRATION_FAILED_METRIC == FAILED_METRIC == "RegistrationFailed"
     assert set(REGISTRATION_OUTCOMES) == {
         "registered",
         "unchanged",

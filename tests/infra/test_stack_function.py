@@ -33,7 +33,7 @@ def test_environment_defaults(minimal: Synth) -> None:
             "Environment": {
                 "Variables": {
                     "REGISTRAR_DEFAULT_CLUSTER": "demo",
-                    "REGISTRAR_ALLOWED_CLUSTERS": "demo",
+                    "REGISTRAR_ALLOWED_CLUSTERS": "",  # the function: clusterName alone
                     "REGISTRAR_DEFAULT_NAMESPACE": "default",
                     "REGISTRAR_ALLOWED_NAMESPACES": "*",
                     "REGISTRAR_DENIED_NAMESPACES": "kube-system,kube-public,kube-node-lease",

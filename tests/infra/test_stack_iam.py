@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
+import registrar.adapters
+from registrar.core import contract
 from tests.infra.conftest import Synth
 
 
@@ -159,3 +163,52 @@ def test_cloudtrail_lookup_only_when_unverified_events_ask_for_it(
     )
     statement = by_sid(result, "LookUpWhoTagged")
     assert (statement["Action"], statement["Resource"]) == ("cloudtrail:LookupEvents", "*")
+
+
+def declared_operations() -> set[tuple[str, str]]:
+    """Every (service, operation) the adapters declare in AWS_OPERATIONS, on a module or a class."""
+    declared: set[tuple[str, str]] = set()
+    for info in pkgutil.iter_modules(registrar.adapters.__path__, "registrar.adapters."):
+        module = importlib.import_module(info.name)
+        holders = [module, *(v for v in vars(module).values() if isinstance(v, type))]
+        for holder in holders:
+            for service, operations in vars(holder).get("AWS_OPERATIONS", {}).items():
+                declared |= {(service, operation) for operation in operations}
+    return declared
+
+
+def test_every_declared_operation_has_its_iam_action_in_the_contract() -> None:
+    declared = declared_operations()
+    assert ("ec2", "CreateTags") in declared
+    mapped = {(s, o) for s, operations in contract.IAM_ACTIONS.items() for o in operations}
+    assert declared == mapped
+
+
+# What the Lambda service and the CDK add around the adapters' calls: its logs, its network
+# interfaces in a VPC, its asynchronous failure destination, its active tracing.
+PLATFORM_ACTIONS = {
+    "logs:CreateLogStream", "logs:PutLogEvents",
+    "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+    "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl",
+    "xray:PutTraceSegments", "xray:PutTelemetryRecords",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("variant", ["minimal", "full", "lookups"])
+def test_every_granted_action_comes_from_the_contract(
+    variant: str, request: pytest.FixtureRequest, synth: Callable[..., Synth]
+) -> None:
+    result: Synth = (
+        synth(clusterName="prod", allowedPrincipals="arn:aws:iam::111122223333:role/Admins",
+              unverifiedEvents="cloudtrail")
+        if variant == "lookups" else request.getfixturevalue(variant)
+    )  # fmt: skip
+    granted = {a for s in registrar_statements(result) for a in as_list(s["Action"])}
+    from_contract = {a for actions in contract.IAM_ACTIONS.values() for a in actions.values()}
+    assert granted - PLATFORM_ACTIONS <= from_contract
+    assert granted & from_contract  # the adapters' calls are granted from the map
+    if variant == "lookups":
+        assert contract.iam_action("cloudtrail", "LookupEvents") in granted
+    assert contract.iam_action("sts", "AssumeRole") not in granted  # the command line's only

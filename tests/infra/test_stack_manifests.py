@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import aws_cdk as cdk
+import pytest
 import yaml
 
+from registrar.core.settings import Settings
+from stacks.config import RegistrarConfig
 from stacks.constructs import manifests
 from tests.infra.conftest import KUBECTL_ROLE, REPO_ROOT, Synth
 from tests.infra.test_stack_compliance import cfn_lint
@@ -123,3 +129,86 @@ def test_policy_and_rights_follow_the_deployments_namespace_lists(
     assert {"team-a", "team-b"} <= set(roles)
     [policy] = [o for o in objects if o["kind"] == "ValidatingAdmissionPolicy"]
     assert "team-a" in json.dumps(policy) and "kube-public" not in json.dumps(policy)
+
+
+# --- the function and the rendered policy and RBAC agree on namespaces -------------------------
+
+ALLOWED_VALUES = ["", "*", "apps", "apps, data", " apps ,, data ", "*,apps", "kube-system,apps"]
+DENIED_VALUES = ["", "kube-system", "kube-system,kube-public,kube-node-lease", "apps", "apps,data"]
+NAMESPACES = ("default", "apps", "data", "kube-system", "kube-public", "kube-node-lease", "other")
+
+
+def cel_to_python(expression: str) -> str:
+    """The CEL of the policy's namespace rules is Python but for its operators: `!`, `&&`, `||`
+    (cel-spec, langdef.md: `!` binds tighter than `&&`, `&&` than `||`; Python's `not`, `and`,
+    `or` keep that order against `in` and `!=`)."""
+    python = re.sub(r"!(?!=)", " not ", expression).replace("&&", " and ").replace("||", " or ")
+    return python.strip()
+
+
+def admitted(objects: list[dict[str, Any]], namespace: str) -> tuple[bool, bool]:
+    """(the admission policy lets the registrar create a claim in `namespace` and pre-bind a PV
+    to it, RBAC lets it create the claim), from the rendered objects."""
+    [policy] = [o for o in objects if o["kind"] == "ValidatingAdmissionPolicy"]
+    lists = {v["name"]: v["expression"] for v in policy["spec"]["variables"]}
+    variables = SimpleNamespace(
+        denied=json.loads(lists["denied"]),
+        allowed=json.loads(lists["allowed"]),
+        isClaim=True,
+        claimRefNamespace=namespace,
+        oldClaimRefNamespace="",
+    )
+    request = SimpleNamespace(operation="CREATE", namespace=namespace)
+    rules = [v["expression"] for v in policy["spec"]["validations"]
+             if "in variables.denied" in v["expression"]]  # fmt: skip
+    assert len(rules) == 2  # the claim's namespace, the PV's claimRef
+    verdicts = {eval(cel_to_python(r), {"variables": variables, "request": request}) for r in rules}
+    assert len(verdicts) == 1
+    may_create = any(
+        "persistentvolumeclaims" in rule["resources"] and "create" in rule["verbs"]
+        for o in objects
+        if o["kind"] == "ClusterRole" or (o["kind"] == "Role"
+                                          and o["metadata"]["namespace"] == namespace)
+        for rule in o["rules"]
+    )  # fmt: skip
+    return verdicts.pop(), may_create
+
+
+def stack_manifests(context: dict[str, Any]) -> tuple[Settings, list[dict[str, Any]]]:
+    """The function's settings from the variables the stack gives it, and the policy and RBAC
+    the stack renders for the same context (as registrar_stack passes them)."""
+    config = RegistrarConfig.from_context(cdk.App(context={**MANIFESTS, **context}).node)
+    loaded = manifests.load_manifests(
+        config.csi_driver, config.settings.allowed_namespaces, config.settings.denied_namespaces
+    )
+    return Settings.from_env(config.environment()), [o for docs in loaded.values() for o in docs]
+
+
+@pytest.mark.parametrize("allowed", ALLOWED_VALUES)
+@pytest.mark.parametrize("denied", DENIED_VALUES)
+def test_the_function_and_the_cluster_admit_the_same_namespaces(allowed: str, denied: str) -> None:
+    settings, objects = stack_manifests(
+        {"allowedNamespaces": allowed, "deniedNamespaces": denied}
+    )
+    for namespace in NAMESPACES:
+        by_policy, by_rbac = admitted(objects, namespace)
+        assert by_policy == settings.namespace_allowed(namespace), namespace
+        assert (by_policy and by_rbac) == settings.namespace_allowed(namespace), namespace
+
+
+def test_a_blank_allowed_list_is_any_namespace_in_the_template(
+    synth: Callable[..., Synth],
+) -> None:
+    """What the template applies is what the stack renders: blank allowedNamespaces admits what
+    `*` admits (not nothing)."""
+    result = synth(**MANIFESTS, allowedNamespaces="")
+    objects = [obj for r in applied(result) for obj in json.loads(r["Properties"]["Manifest"])]
+    settings = Settings.from_env(
+        next(iter(result.resources("AWS::Lambda::Function").values()))["Properties"][
+            "Environment"]["Variables"]
+    )  # fmt: skip
+    assert settings.allowed_namespaces == ("*",)
+    for namespace in NAMESPACES:
+        assert admitted(objects, namespace) == (
+            settings.namespace_allowed(namespace), True
+        ), namespace

@@ -11,19 +11,19 @@ ACCESS_MODE_TAG = "k8s-access-mode"
 RECLAIM_POLICY_TAG = "k8s-reclaim-policy"
 STORAGE_CLASS_TAG = "k8s-storage-class"
 
-# Keys a user sets to steer the registration. A change to any of them is worth an event.
-INPUT_TAGS = frozenset(
-    {
-        PV_TAG,
-        PVC_TAG,
-        CLUSTER_TAG,
-        FSTYPE_TAG,
-        VOLUME_MODE_TAG,
-        ACCESS_MODE_TAG,
-        RECLAIM_POLICY_TAG,
-        STORAGE_CLASS_TAG,
-    }
+# Keys a user sets to steer the registration. A change to any of them is worth an event (the
+# event rules list them in this order).
+INPUT_TAG_KEYS = (
+    PV_TAG,
+    PVC_TAG,
+    CLUSTER_TAG,
+    FSTYPE_TAG,
+    VOLUME_MODE_TAG,
+    ACCESS_MODE_TAG,
+    RECLAIM_POLICY_TAG,
+    STORAGE_CLASS_TAG,
 )
+INPUT_TAGS = frozenset(INPUT_TAG_KEYS)
 
 # What the EBS CSI driver tags a volume it provisioned with (aws-ebs-csi-driver,
 # pkg/driver/constants.go and pkg/cloud/cloud.go): such a volume belongs to a PV already.
@@ -46,8 +46,7 @@ OUTPUT_TAGS = frozenset({STATUS_TAG, CSI_CLUSTER_TAG, EKS_CLUSTER_NAME_TAG})
 
 STATUS_MAX_LENGTH = 256
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
-MANAGER = "ebs-pv-registrar"  # also the Powertools service name
-METRICS_NAMESPACE = "EbsPvRegistrar"
+MANAGER = "ebs-pv-registrar"  # also the Powertools service name (core/contract.py)
 VOLUME_ID_ANNOTATION = "ebs-pv-registrar/volume-id"
 CLUSTER_ANNOTATION = "ebs-pv-registrar/cluster"
 UNMANAGED_ANNOTATION = "ebs-pv-registrar/unmanaged"
