@@ -102,6 +102,7 @@ def each_of(*allowed: str) -> Rule[tuple[str, ...]]:
     return Rule(parse, f"each must be one of {', '.join(allowed)}", allowed)
 
 
+# Any text is a value of these three (their message is never raised).
 TEXT: Rule[str] = Rule(str.strip, "is any text")
 OPTIONAL_NAME: Rule[str | None] = Rule(lambda text: text.strip() or None, "is any name")
 NAMES: Rule[tuple[str, ...]] = Rule(csv, "is a comma-separated list")
@@ -116,9 +117,10 @@ ANY_NAMESPACE = "*"
 
 
 def _namespaces(text: str) -> tuple[str, ...]:
-    if not csv(text):
+    names = csv(text)
+    if not names:
         raise ValueError(text)
-    return csv(text)
+    return names
 
 
 NAMESPACES: Rule[tuple[str, ...]] = Rule(
