@@ -70,13 +70,29 @@ def _is_id(prefix: str, value: str) -> bool:
 
 
 def _bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in ("true", "1", "yes")
+    """A true/false key's value, already checked by check_stack_keys."""
+    return contract.as_text(value).strip().lower() == "true"
 
 
 class ConfigError(ValueError):
     """A context value the app cannot deploy with."""
+
+
+def check_stack_keys(get: Callable[[str], Any]) -> None:
+    """The stack's own true/false and count keys (by their default's type) by the contract's
+    rules, so that a typo is refused rather than read as false."""
+    for key, default in DEFAULTS.items():
+        if isinstance(default, bool):
+            rule: contract.Rule[Any] = contract.FLAG
+        elif isinstance(default, int):
+            rule = contract.POSITIVE_INTEGER
+        else:
+            continue
+        text = contract.as_text(get(key))
+        try:
+            rule.parse(text)
+        except ValueError:
+            raise ConfigError(f"{key}={text!r}: {rule.message}") from None
 
 
 def function_settings(environment: dict[str, str]) -> Settings:
@@ -172,6 +188,7 @@ class RegistrarConfig:
 
         environment = contract.environment(get)
         settings = function_settings(environment)
+        check_stack_keys(get)
         cluster = settings.default_cluster or ""
         identity = str(get("csiDriverIdentity"))
         if identity not in CSI_IDENTITIES:

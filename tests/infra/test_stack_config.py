@@ -177,6 +177,9 @@ ACCEPTED: list[dict[str, Any]] = [
     {
         "clusterName": "",  # synth warns; the function reaches no cluster
         "allowedClusters": "dr",
+        "reservedConcurrency": "1",
+        "logRetentionDays": 1,
+        "createDashboard": "False",
         "allowedNamespaces": "*,apps",
         "kubeQps": "0.5",
         "unverifiedEvents": "refuse",
@@ -227,9 +230,9 @@ def test_accepted_at_synthesis_is_accepted_by_the_function(
     variables = function["Properties"]["Environment"]["Variables"]
     settings = Settings.from_env(variables)
     assert settings == result.stack.config.settings
-    for key, value in context.items():
-        setting = next(s for s in contract.SETTINGS if s.key == key)
-        assert variables[setting.variable] == contract.as_text(value)
+    for setting in contract.SETTINGS:
+        if setting.key in context:
+            assert variables[setting.variable] == contract.as_text(context[setting.key])
 
 
 def test_edge_values_read_as_the_function_reads_them() -> None:
@@ -243,6 +246,9 @@ def test_edge_values_read_as_the_function_reads_them() -> None:
     assert second.allowed_namespaces == ("apps", "data") and second.kube_qps == 1000.0
     assert second.looks_up_callers and second.allowed_reclaim_policies == ("Retain",)
     assert third.clusters == ("dr",) and third.default_cluster is None
+    stack = config(**ACCEPTED[2])
+    assert (stack.reserved_concurrency, stack.log_retention_days) == (1, 1)
+    assert not stack.create_dashboard
 
 
 @pytest.mark.parametrize("context", REFUSED, ids=json.dumps)
@@ -261,3 +267,22 @@ def test_refused_at_synthesis_with_the_functions_message(
     key = contract.BY_VARIABLE[variable].key
     assert key in context
     assert str(at_synthesis.value) == f"{key}={environ[variable]!r}: {at_runtime.value}"
+
+
+# The stack's own true/false and count keys: a typo is refused, not read as false.
+STACK_REFUSED: list[tuple[dict[str, Any], str]] = [
+    ({"createTrail": "yes"}, "createTrail='yes': must be true or false"),
+    ({"csiDriverPreserveOnDelete": "flase"}, "csiDriverPreserveOnDelete='flase': must be true"),
+    ({"createDashboard": ""}, "createDashboard='': must be true or false"),
+    ({"reservedConcurrency": 0}, "reservedConcurrency='0': must be a positive integer"),
+    ({"reservedConcurrency": "five"}, "reservedConcurrency='five': must be a positive integer"),
+    ({"logRetentionDays": "-1"}, "logRetentionDays='-1': must be a positive integer"),
+]
+
+
+@pytest.mark.parametrize(("context", "message"), STACK_REFUSED, ids=[m for _, m in STACK_REFUSED])
+def test_the_stacks_own_keys_at_their_edges(context: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        config(clusterName="demo", **context)
+    assert config(clusterName="demo", createTrail="TRUE").create_trail
+    assert config(clusterName="demo", reservedConcurrency="1").reserved_concurrency == 1
