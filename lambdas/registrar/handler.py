@@ -41,7 +41,17 @@ def registrar() -> Registrar:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return respond(event, registrar(), lambda: context.get_remaining_time_in_millis() / 1000)
+    return respond(event, registrar(), Clock(context))
+
+
+class Clock:
+    """Seconds left to the invocation's timeout."""
+
+    def __init__(self, context: LambdaContext) -> None:
+        self._context = context
+
+    def __call__(self) -> float:
+        return self._context.get_remaining_time_in_millis() / 1000
 
 
 def respond(

@@ -23,7 +23,6 @@ from registrar.adapters.eks import EksConnector
 from registrar.core.settings import Settings
 from registrar.core.sweep import Row
 from registrar.engine.ports import KubePort
-from registrar.engine.reconcile import Reconciler
 from registrar.engine.service import Registrar
 from registrar.wiring import build_identities
 from tests.e2e.conftest import REGION, LambdaContext
@@ -90,5 +89,5 @@ class DeployedFunction:
 
     def sweep_rows(self) -> list[Row]:
         """What a reconcile sweep of the plane's cluster would do (dry run)."""
-        reconciler = Reconciler(self.settings, self.volumes, self.clusters)
+        reconciler = Registrar(self.settings, self.volumes, self.clusters)
         return reconciler.sweep(self.plane.cluster, dry_run=True)

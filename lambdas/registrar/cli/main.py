@@ -15,13 +15,15 @@ from typing import TypeVar
 from registrar.cli.report import status_table, sweep_table, volume_statuses
 from registrar.cli.token import add_token_command
 from registrar.core import tags as t
-from registrar.core.errors import InvalidInputError, RegistrarError, SettingsError
-from registrar.core.events import Ignored, parse_event
+from registrar.core.decision import Decision, triage
+from registrar.core.errors import InvalidInputError, NotFoundError, RegistrarError, SettingsError
+from registrar.core.events import Ignored, VolumeCreated, parse_event
 from registrar.core.models import VolumeFacts
+from registrar.core.planner import Plan, plan_volume
 from registrar.core.settings import Settings, aws_region
 from registrar.core.sweep import target_cluster
+from registrar.core.work import WorkItem, work_items
 from registrar.engine.ports import VolumeReader
-from registrar.engine.service import Ready, Rejected, plan_event
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 DEMO = Path("devcluster") / "demo.py"
@@ -100,17 +102,39 @@ def run_render(args: argparse.Namespace) -> int:
     event = parse_event(raw)
     settings = Settings.from_env()
     region = raw.get("region") or aws_region()
+    volumes = LazyVolumes(region)
     items, status = [], EXIT_OK
-    for planned in plan_event(event, LazyVolumes(region), settings):
-        if isinstance(planned, Ignored):
-            print(f"ignored: {planned.reason}", file=sys.stderr)
-        elif isinstance(planned, Rejected):
-            print(f"error: {planned.error}", file=sys.stderr)
+    if isinstance(event, Ignored):
+        print(f"ignored: {event.reason}", file=sys.stderr)
+    for item in [] if isinstance(event, Ignored) else work_items(event):
+        planned = _render_item(item, event, volumes, settings)
+        if isinstance(planned, Plan):
+            items += planned.items
+        elif planned.result == "invalid":
+            print(f"error: {planned.detail}", file=sys.stderr)
             status = EXIT_INVALID
-        elif isinstance(planned, Ready):
-            items += planned.plan.items
+        else:
+            print(f"ignored: {planned.detail}", file=sys.stderr)
     print(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}, indent=2))
     return status
+
+
+def _render_item(
+    item: WorkItem, event: object, volumes: VolumeReader, settings: Settings
+) -> Plan | Decision:
+    """The objects an item would create, or why none."""
+    early = triage(item, settings)
+    if early is not None or item.reason in ("untagged", "deleted"):
+        return early or Decision("ignored", f"{item.volume_id} {item.reason}: nothing to create")
+    facts = event.facts if isinstance(event, VolumeCreated) else None
+    try:
+        facts = facts or volumes.describe_volume(item.volume_id)
+        planned = plan_volume(facts, settings)
+    except NotFoundError:
+        return Decision("ignored", f"{item.volume_id} no longer exists")
+    except InvalidInputError as error:
+        return Decision("invalid", str(error))
+    return Decision("ignored", planned.reason) if isinstance(planned, Ignored) else planned
 
 
 def run_register(args: argparse.Namespace) -> int:
@@ -128,13 +152,13 @@ def run_register(args: argparse.Namespace) -> int:
 
 
 def run_reconcile(args: argparse.Namespace) -> int:
-    from registrar.engine.reconcile import Reconciler  # noqa: PLC0415 - see run_register
+    from registrar.engine.service import Registrar  # noqa: PLC0415 - see run_register
     from registrar.wiring import build_gateways, build_identities  # noqa: PLC0415
 
     settings = Settings.from_env()
     region = args.region or aws_region()
     volumes, clusters = build_gateways(region, settings)
-    reconciler = Reconciler(settings, volumes, clusters, build_identities(settings, region))
+    reconciler = Registrar(settings, volumes, clusters, build_identities(settings, region))
     rows = []
     for cluster in _clusters(args, settings):
         rows += reconciler.sweep(cluster, dry_run=args.dry_run, progress=progress_bar)
