@@ -247,14 +247,14 @@ def _release(
     why = VOLUME_DELETED if deleted else UNTAGGED
     if not deleted and item.reason not in ("untagged", "sweep"):
         return Decision("ignored", f"{item.volume_id} has no {t.PV_TAG} tag")
-    if not deleted and not may_unregister(item, settings):
-        return Decision("ignored", f"{why}: {_caller(item)} may not unregister volumes")
     ours = [(c, pv) for c in views for pv in views[c].our_pvs(item.volume_id)]
     pvs = [(c, pv) for c, pv in ours if deleted or _marked(pv) != why]
+    name = str(ours[0][1]["metadata"]["name"]) if ours else "-"
+    if not deleted and not may_unregister(item, settings):
+        return Decision("ignored", f"{why}: {_caller(item)} may not unregister volumes", pv=name)
     if not pvs:
-        if not ours:
-            return Decision("ignored", f"{why}: no PV of ours for it")
-        return Decision("ignored", f"{why}: left as marked", pv=ours[0][1]["metadata"]["name"])
+        detail = "left as marked" if ours else "no PV of ours for it"
+        return Decision("ignored", f"{why}: {detail}", pv=name)
     cluster, first = pvs[0]
     name = str(first["metadata"]["name"])
     ref = first["spec"].get("claimRef") or {}

@@ -249,7 +249,7 @@ class Registrar:
             if remaining is not None and remaining() < MARGIN_S:
                 results.append(ItemResult(item, deferred=True))
             else:
-                results.append(self._step(item, batch, remaining)[1])
+                results.append(self._step(item, batch)[1])
         return results
 
     def _step(
