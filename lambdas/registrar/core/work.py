@@ -11,6 +11,7 @@ from typing import Any
 from registrar.core import tags as t
 from registrar.core.errors import InvalidInputError
 from registrar.core.events import (
+    Ignored,
     ScheduledReconcile,
     TagSnapshot,
     TagsRemoved,
@@ -66,7 +67,7 @@ class WorkItem:
         )
 
 
-def work_items(event: VolumeEvent) -> list[WorkItem]:
+def work_items(event: VolumeEvent | Ignored) -> list[WorkItem]:
     """One item per volume the event names (a CreateTags may name up to 1,000)."""
     if isinstance(event, VolumeCreated):
         return [WorkItem(event.volume_id, "created", "cloudtrail", event.principals, event.tags)]
@@ -88,7 +89,7 @@ def work_items(event: VolumeEvent) -> list[WorkItem]:
         return [WorkItem(event.volume_id, "available", "ec2")]
     if isinstance(event, VolumeDeleted):
         return [WorkItem(event.volume_id, "deleted", "ec2")]
-    if isinstance(event, ScheduledReconcile):
+    if isinstance(event, ScheduledReconcile | Ignored):
         return []  # a sweep finds its own items (Registrar.reconcile)
     raise TypeError(f"not a volume event: {event!r}")
 
