@@ -5,7 +5,7 @@ point saw it (an event through the handler, or a sweep), and the executor's batc
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 import pytest
@@ -361,3 +361,25 @@ def test_one_item_per_volume_an_event_names() -> None:
     assert [i.volume_id for i in tagged] == ids
     untag = work_items(parse_event(ef.delete_tags(ids, ["k8s-pv"])))
     assert {(i.reason, i.removed) for i in untag} == {("untagged", ("k8s-pv",))}
+
+
+class Queue:
+    def __init__(self) -> None:
+        self.items: list[WorkItem] = []
+
+    def submit(self, items: Sequence[WorkItem]) -> None:
+        self.items += items
+
+
+def test_a_sweep_hands_its_repairs_to_the_sink_as_work_items() -> None:
+    volumes = FakeVolumes(facts(VOL), facts(OTHER, tags={"k8s-pv": "other", **REGISTERED}))
+    kube, queue = FakeKube(objects_of({"k8s-pv": "data"})), Queue()
+    kube.delete("PersistentVolumeClaim", "data", "default")
+    registrar = Registrar(SETTINGS, volumes, FakeClusters(prod=kube), sink=queue)
+    rows = registrar.sweep("prod")
+    assert {(r.volume_id, r.action) for r in rows} == {(VOL, "deferred"), (OTHER, "deferred")}
+    assert queue.items == [WorkItem(VOL, "sweep", "sweep", cluster="prod"),
+                           WorkItem(OTHER, "sweep", "sweep", cluster="prod")]  # fmt: skip
+    assert kube.writes() == [("delete", "PersistentVolumeClaim", "default")]
+    done = Registrar(SETTINGS, volumes, FakeClusters(prod=kube)).run(queue.items)
+    assert [r.outcome.result for r in done if r.outcome] == ["registered", "registered"]

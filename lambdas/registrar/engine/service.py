@@ -115,11 +115,13 @@ class Registrar:
         volumes: Volumes,
         clusters: ClusterConnector,
         identities: IdentityLookup | None = None,
+        sink: WorkSink | None = None,
     ) -> None:
         self._settings = settings
         self._volumes = volumes
         self._clusters = clusters
         self._identities = identities  # CloudTrail's record, for events that name no caller
+        self._sink = sink  # where a sweep's repairs go; None: carried out inline
 
     def handle(
         self, event: VolumeEvent | Ignored, *, remaining: Remaining | None = None
@@ -165,10 +167,8 @@ class Registrar:
         dry_run: bool = False,
         progress: Progress = no_progress,
         remaining: Remaining | None = None,
-        sink: WorkSink | None = None,
     ) -> list[Row]:
-        return list(self.rows(cluster, dry_run=dry_run, progress=progress, remaining=remaining,
-                              sink=sink))  # fmt: skip
+        return list(self.rows(cluster, dry_run=dry_run, progress=progress, remaining=remaining))
 
     def rows(
         self,
@@ -177,17 +177,16 @@ class Registrar:
         dry_run: bool = False,
         progress: Progress = no_progress,
         remaining: Remaining | None = None,
-        sink: WorkSink | None = None,
     ) -> Iterator[Row]:
         """Every tagged volume of `cluster`, then our PVs whose volume was not listed, through
         the same decision and executor as an event. A sweep holds the cluster's view and one
-        page of volumes. With `sink`, repairs are queued (`deferred: queued`), not carried out."""
+        page of volumes. With a sink, repairs are queued (`deferred: queued`), not carried out."""
         kube = self._clusters.kube_for(cluster)
         view = ClusterView(progress(kube.list("PersistentVolume"), "PVs"))
         for claim in progress(kube.list("PersistentVolumeClaim", t.MANAGED_SELECTOR), "PVCs"):
             view.add(claim)
         batch = Batch(self._clusters, views={cluster: view})
-        queue: list[WorkItem] | None = None if sink is None else []
+        queue: list[WorkItem] | None = None if self._sink is None or dry_run else []
         seen: set[str] = set()
         for facts in progress(self._volumes.tagged_volumes(), "tagged volumes"):
             seen.add(facts.volume_id)
@@ -205,8 +204,8 @@ class Registrar:
             row = self._sweep_row(sweep_item(volume_id, cluster), batch, remaining, dry_run, queue)
             if row is not None:
                 yield row
-        if sink is not None and queue:
-            sink.submit(queue)
+        if self._sink is not None and queue:
+            self._sink.submit(queue)
 
     def _sweep_row(
         self,
@@ -260,6 +259,9 @@ class Registrar:
         never stops the others: its error is its result."""
         decision = None
         try:
+            unread = item.volume_id not in batch.known  # reading it costs time too
+            if remaining is not None and unread and remaining() < MARGIN_S:
+                return decision, ItemResult(item, deferred=True)
             volume, decision = self._decide(item, batch, dry_run)
             if dry_run or not decision.acts:
                 return decision, ItemResult(item, _report(item, decision))
