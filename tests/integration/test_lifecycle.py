@@ -152,7 +152,7 @@ def test_untagging_keeps_data_and_says_so(region: str, ec2: Any, kube: KubeGatew
         "unmanaged prod/untagged: k8s-pv tag removed"
     )
     again = registrar.handle(event)[0]
-    assert {o.action for o in again.objects} == {"unchanged"}
+    assert (again.result, again.objects) == ("ignored", ())  # left as marked
     ec2.create_tags(Resources=[volume_id], Tags=[{"Key": "k8s-pv", "Value": "untagged"}])
     back = registrar.register(volume_id)
     assert back.result == "registered"
@@ -210,5 +210,5 @@ def test_scheduled_event_reconciles_every_cluster(
     registrar, _ = make(SETTINGS, kube)
     new_volume(ec2, **{"k8s-pv": "scheduled"})
     outcomes = registrar.handle(parse_event(ef.scheduled()))
-    assert [(o.result, o.detail) for o in outcomes] == [("reconciled", "prod: 1 create")]
+    assert [(o.result, o.detail) for o in outcomes] == [("reconciled", "prod: 1 registered")]
     assert exists(kube, "PersistentVolume", "scheduled")

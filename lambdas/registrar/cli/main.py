@@ -124,8 +124,12 @@ def _render_item(
 ) -> Plan | Decision:
     """The objects an item would create, or why none."""
     early = triage(item, settings)
-    if early is not None or item.reason in ("untagged", "deleted"):
-        return early or Decision("ignored", f"{item.volume_id} {item.reason}: nothing to create")
+    if early is not None:
+        return early
+    if item.reason == "untagged":
+        return Decision("ignored", f"{t.PV_TAG} removed from {item.volume_id}: nothing to create")
+    if item.reason == "deleted":
+        return Decision("ignored", f"{item.volume_id} deleted: nothing to create")
     facts = event.facts if isinstance(event, VolumeCreated) else None
     try:
         facts = facts or volumes.describe_volume(item.volume_id)

@@ -306,6 +306,8 @@ class Registrar:
         try:
             return self._volumes.describe_volume(item.volume_id)
         except NotFoundError:
+            if item.source == "cli":  # the operator named a volume that does not exist
+                raise
             return None
 
     def _carry_out(
@@ -331,9 +333,14 @@ class Registrar:
 
 
 def _report(item: WorkItem, decision: Decision, objects: tuple[ObjectResult, ...] = ()) -> Outcome:
-    """One log line per settled item."""
-    extra = {"volume_id": item.volume_id, "detail": decision.detail, "source": item.source}
-    log.log(LEVELS.get(decision.result, logging.INFO), decision.result, extra=extra)
+    """One log line per settled item; an invalid input names its tag and rule."""
+    extra: dict[str, object] = {"volume_id": item.volume_id, "source": item.source}
+    if decision.result == "invalid":
+        tag, _, rule = decision.detail.partition(": ")
+        log.warning("invalid input", extra={**extra, "tag": tag, "rule": rule})
+    else:
+        extra |= {"reason": decision.detail, "retryable": False}
+        log.log(LEVELS.get(decision.result, logging.INFO), decision.result, extra=extra)
     return Outcome(item.volume_id, decision.result, decision.detail, objects)
 
 
