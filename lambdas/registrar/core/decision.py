@@ -176,7 +176,7 @@ def decide(
     if taken is not None:  # one volume, one PV: nothing is written to the cluster
         other = next(name for name, _ in holders if name != planned.pv_name)
         result: Result = "drift" if all(ours for _, ours in holders) else "conflict"
-        status = _news(volume, error_status(f"{t.PV_TAG}: {taken}"), None, settings)
+        status = _error(volume, f"{t.PV_TAG}: {taken}")
         return Decision(result, taken, status, planned.cluster, pv=other, pvc=pvc)
     base = Decision("unchanged", "in sync", None, planned.cluster, pv=planned.pv_name, pvc=pvc)
     todo: list[str] = []
@@ -188,7 +188,7 @@ def decide(
             continue
         reason = conflict_reason(desired, existing)
         if reason is not None:
-            return _differs(base, volume, (desired, existing), reason, settings)
+            return _differs(base, volume, (desired, existing), reason)
     text = registered_status(planned)
     status = _news(volume, text, planned.cluster, settings)
     if not todo:
@@ -214,7 +214,7 @@ def after_apply(
     if clash is not None:
         detail = f"{clash.ref} {clash.reason}"
         if _foreign(clash.reason):
-            status = error_status(f"conflict: {detail}")
+            status = _error(volume, f"conflict: {detail}")
             return replace(done, result="conflict", detail=detail, status=status)
         return replace(done, result="drift", detail=detail, status=None)
     text = registered_status(decision.plan) if decision.plan else decision.detail
@@ -224,12 +224,12 @@ def after_apply(
 
 
 def invalid(volume: VolumeFacts, error: InvalidInputError) -> Decision:
-    return Decision("invalid", str(error), error_status(str(error)))
+    return Decision("invalid", str(error), _error(volume, str(error)))
 
 
 def refused(volume: VolumeFacts, reason: str, cluster: str | None) -> Decision:
     """The cluster refused for good: the volume says why (README: Errors)."""
-    return Decision("refused", reason, error_status(reason), cluster)
+    return Decision("refused", reason, _error(volume, reason), cluster)
 
 
 def cluster_refused(volume: VolumeFacts, cluster: str, error: RegistrarError) -> Decision:
@@ -296,13 +296,12 @@ def _verify(
 
 
 def _differs(
-    base: Decision, volume: VolumeFacts, pair: tuple[Manifest, Manifest], reason: str,
-    settings: Settings,
+    base: Decision, volume: VolumeFacts, pair: tuple[Manifest, Manifest], reason: str
 ) -> Decision:
     desired, existing = pair
     ref = f"{SHORT_KIND[str(desired['kind'])]}/{key_of(desired)[2]}"
     if _foreign(reason):
-        status = _news(volume, error_status(f"conflict: {ref} {reason}"), None, settings)
+        status = _error(volume, f"conflict: {ref} {reason}")
         return replace(base, result="conflict", detail=f"{ref} {reason}", status=status)
     return replace(base, result="drift", detail=_drift(desired, existing, reason))
 
@@ -323,6 +322,12 @@ def _marked(pv: Manifest) -> str | None:
 def _foreign(reason: str) -> bool:
     """Not ours, or ours for another volume: the name is taken, not drifted."""
     return reason.startswith(("exists and is not managed", "already holds volume"))
+
+
+def _error(volume: VolumeFacts, reason: str) -> str | None:
+    """An error status, unless the volume says it already (an error adds no other tag)."""
+    status = error_status(reason)
+    return None if volume.tags.get(t.STATUS_TAG) == status else status
 
 
 def _news(volume: VolumeFacts, status: str, cluster: str | None, settings: Settings) -> str | None:
