@@ -383,3 +383,16 @@ def test_a_sweep_hands_its_repairs_to_the_sink_as_work_items() -> None:
     assert kube.writes() == [("delete", "PersistentVolumeClaim", "default")]
     done = Registrar(SETTINGS, volumes, FakeClusters(prod=kube)).run(queue.items)
     assert [r.outcome.result for r in done if r.outcome] == ["registered", "registered"]
+
+
+def test_a_caller_the_event_names_is_evidence_even_on_a_registered_volume() -> None:
+    """A stranger's CreateTags on an admin's volume is refused on the volume; the same state
+    seen by a sweep (no caller) is drift: only the event had the evidence."""
+    stranger = "arn:aws:iam::111122223333:user/stranger"
+    tags = {"k8s-pv": "data", "k8s-pvc": "other", **REGISTERED}
+    registrar, volumes, kube = world(State(tags, objects_of({"k8s-pv": "data"}), settings=TRAIL))
+    item = WorkItem(VOL, "tagged", "cloudtrail", (stranger,), {"k8s-pvc": "other"})
+    [done] = registrar.run([item])
+    assert done.outcome is not None and done.outcome.result == "invalid"
+    assert volumes.status_of(VOL) == f"error: principal: '{stranger}' may not set k8s-pvc"
+    assert kube.writes() == []

@@ -170,6 +170,9 @@ def decide(
             return Decision("ignored", "another cluster's volume", cluster=planned.cluster)
         moved = f"now targets cluster {planned.cluster}; this PV is kept"
         return Decision("drift", moved, cluster=scope, pv=ours[0]["metadata"]["name"], pvc=pvc)
+    refusal = _verify(item, volume, None, settings, stated_only=True)
+    if refusal is not None:
+        return replace(refusal, cluster=planned.cluster, pvc=pvc)
     view = views[planned.cluster]
     holders = view.holders(volume.volume_id)
     taken = second_pv_rule(planned.pv_name, holders)
@@ -269,10 +272,13 @@ def _verify(
     volume: VolumeFacts,
     writers: Mapping[str, tuple[str, ...]] | None,
     settings: Settings,
+    *,
+    stated_only: bool = False,
 ) -> Decision | None:
     """With REGISTRAR_ALLOWED_PRINCIPALS every input tag must have been set by an allowed
     principal: the item's caller for the keys it sets, CloudTrail's record for the others. No
-    record yet (CloudTrail delivers in about 5 minutes, not guaranteed) is no verdict: pending."""
+    record yet (CloudTrail delivers in about 5 minutes, not guaranteed) is no verdict: pending.
+    `stated_only`: a caller the item names is evidence whatever the cluster holds."""
     if not settings.allowed_principals or item.source == "cli":
         return None
     keys = sorted(t.INPUT_TAGS & volume.tags.keys(), key=lambda k: (k != t.PV_TAG, k))
@@ -284,7 +290,7 @@ def _verify(
             rule = f"{_caller(item, found[key])} may not {action}"
             return invalid(volume, InvalidInputError("principal", rule))
     unknown = tuple(k for k in keys if k not in found)
-    if not unknown:
+    if not unknown or stated_only:
         return None
     if writers is None:  # the executor asks CloudTrail, or with no one to ask, ignores it
         return Decision("pending", "who tagged it: CloudTrail is asked", lookup=unknown)
