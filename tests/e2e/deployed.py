@@ -1,6 +1,6 @@
 """The function as one deployment runs it, against moto and the local control plane: its
 handler, its registrar wired like `registrar.wiring.build_registrar` (and
-`devcluster.identity.registrar_for`), and a record of every Kubernetes call it makes.
+`devcluster.standins.identity.registrar_for`), and a record of every Kubernetes call it makes.
 
 The calls are counted at the function's own port, not from the token webhook's reviews:
 kube-apiserver caches a successful token review for 10 s whatever the webhook's cache TTL
@@ -15,8 +15,8 @@ from typing import Any, cast
 
 from botocore.credentials import Credentials
 
-from devcluster.controlplane import ControlPlane
-from devcluster.identity import ControlPlaneDirectory, role_session
+from devcluster.standins.controlplane import ControlPlane
+from devcluster.standins.identity import ControlPlaneDirectory, role_session
 from registrar import handler
 from registrar.adapters.aws import Ec2Volumes
 from registrar.adapters.eks import EksConnector
@@ -58,7 +58,7 @@ class _CountingKube:
 @dataclass
 class DeployedFunction:
     """The function with one set of settings and one identity: wired like
-    `registrar.wiring.build_registrar` (and `devcluster.identity.registrar_for`), with its
+    `registrar.wiring.build_registrar` (and `devcluster.standins.identity.registrar_for`), with its
     Kubernetes calls recorded. Calling it invokes `registrar.handler.lambda_handler`."""
 
     plane: ControlPlane

@@ -21,9 +21,8 @@ import pytest
 import yaml
 from botocore.credentials import Credentials
 
-from devcluster import eventfactory as ef
-from devcluster.controlplane import ControlPlane
-from devcluster.identity import assume_role, create_role
+from devcluster.standins.controlplane import ControlPlane
+from devcluster.standins.identity import assume_role, create_role
 from registrar import handler
 from registrar.adapters.kube import KubeGateway
 from registrar.core.settings import Settings
@@ -45,6 +44,7 @@ from tests.e2e.conftest import (
     wait_phase,
 )
 from tests.e2e.deployed import DeployedFunction
+from tests.support import eventfactory as ef
 from tests.support.cloudtrail import CloudTrailRecord
 
 Deploy = Callable[..., "DeployedFunction"]

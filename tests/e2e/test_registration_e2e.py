@@ -5,7 +5,7 @@ The registrar runs with nothing but its own identity: an IAM role in moto, assum
 (against moto), mapped by an access entry to the group `ebs-pv-registrar` that k8s/rbac.yaml
 binds. Its EC2 and EKS calls are signed with the role's credentials and its Kubernetes calls
 carry EKS tokens the control plane's webhook verifies against moto's STS. The cluster exists
-in moto's EKS; `devcluster.identity.ControlPlaneDirectory` asks moto's DescribeCluster and
+in moto's EKS; `devcluster.standins.identity.ControlPlaneDirectory` asks moto's DescribeCluster and
 puts the control plane's endpoint and CA into the answer (moto's are made up).
 """
 
@@ -18,10 +18,9 @@ from typing import Any
 import pytest
 from botocore.credentials import Credentials
 
-from devcluster import eventfactory as ef
-from devcluster.controlplane import ControlPlane
-from devcluster.eventbridge import matches
-from devcluster.identity import USERNAME, registrar_for
+from devcluster.standins.controlplane import ControlPlane
+from devcluster.standins.eventbridge import matches
+from devcluster.standins.identity import USERNAME, registrar_for
 from registrar import handler
 from registrar.adapters.kube import KubeGateway
 from registrar.core.settings import Settings
@@ -42,6 +41,7 @@ from tests.e2e.conftest import (
     volume_tags,
     wait_phase,
 )
+from tests.support import eventfactory as ef
 
 # Shared with the other end-to-end modules (tests/e2e/conftest.py): `rule_patterns`, `route`,
 # `role_credentials`, `admin`.

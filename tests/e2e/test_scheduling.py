@@ -1,6 +1,6 @@
 """The tutorial's promise on a real kube-scheduler: a pod that mounts a registered claim lands
 in its volume's zone with no nodeSelector, because the registrar's PV carries the zone node
-affinity. The control plane has one node per zone (devcluster/nodes.py: API objects, Ready,
+affinity. The control plane has one node per zone (devcluster/standins/nodes.py: API objects, Ready,
 no kubelet); volumes are registered as the Lambda does it (its own IAM role, EKS tokens).
 
 The words checked are the components' own: kube-scheduler's VolumeBinding plugin
@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from devcluster import eventfactory as ef
-from devcluster.controlplane import ControlPlane
-from devcluster.identity import (
+from devcluster.demo.workload import Placement, wait_scheduled
+from devcluster.standins.controlplane import ControlPlane
+from devcluster.standins.identity import (
     GROUP,
     USERNAME,
     assume_role,
@@ -32,11 +32,11 @@ from devcluster.identity import (
     create_role,
     registrar_for,
 )
-from devcluster.nodes import EBS_CSI_ZONE_LABEL, ZONE_LABEL, add_zone_node, node_name
-from devcluster.workload import Placement, wait_scheduled
+from devcluster.standins.nodes import EBS_CSI_ZONE_LABEL, ZONE_LABEL, add_zone_node, node_name
 from registrar import handler
 from registrar.core.settings import Settings
 from tests.e2e.conftest import wait_phase
+from tests.support import eventfactory as ef
 
 REGION = "us-east-1"
 NODE_ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")

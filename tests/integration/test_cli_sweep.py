@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from devcluster.kmockthread import OneCluster
+from devcluster.standins.kmockthread import OneCluster
 from registrar import wiring
 from registrar.adapters.aws import Ec2Volumes
 from registrar.adapters.kube import KubeGateway

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from devcluster import eventfactory as ef
-from devcluster.kmockthread import OneCluster
+from devcluster.standins.kmockthread import OneCluster
 from registrar import handler
 from registrar.adapters.aws import Ec2Volumes
 from registrar.core.settings import Settings
 from registrar.engine.ports import KubePort
 from registrar.engine.service import Registrar
+from tests.support import eventfactory as ef
 from tests.support.fakes import FakeClusters, FakeKube
 
 

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from devcluster.kmockthread import KmockThread
-from devcluster.tlsapi import Tls
+from devcluster.standins.kmockthread import KmockThread
+from devcluster.standins.tlsapi import Tls
 from registrar.adapters.kube import KubeGateway
 from registrar.adapters.kube_transport import DEFAULT_RATE_LIMIT, RateLimit, TokenBucket
 from registrar.core.errors import SettingsError

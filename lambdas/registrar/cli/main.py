@@ -24,7 +24,7 @@ from registrar.engine.ports import VolumeReader
 from registrar.engine.service import Ready, Rejected, plan_event
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
-DEMO = Path("devcluster") / "demo.py"
+DEMO = Path("devcluster") / "demo" / "__main__.py"
 Command = Callable[[argparse.Namespace], int]
 T = TypeVar("T")
 

@@ -29,12 +29,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from devcluster import access
-from devcluster.certs import make_tls
-from devcluster.controlplane import REPO, ControlPlane, build_binary
-from devcluster.eventbridge import matches
-from devcluster.events import create_volume_event
-from devcluster.identity import (
+from devcluster.demo.events import create_volume_event
+from devcluster.demo.workload import DEPLOYMENT_FILE, Placement, wait_scheduled
+from devcluster.standins import access
+from devcluster.standins.certs import make_tls
+from devcluster.standins.controlplane import REPO, ControlPlane, build_binary
+from devcluster.standins.eventbridge import matches
+from devcluster.standins.identity import (
     GROUP,
     USERNAME,
     assume_role,
@@ -42,9 +43,8 @@ from devcluster.identity import (
     create_role,
     registrar_for,
 )
-from devcluster.motoserver import LOCAL_AWS_ENV, MotoServer, environment
-from devcluster.nodes import ZONE_LABEL, add_zone_node
-from devcluster.workload import DEPLOYMENT_FILE, Placement, wait_scheduled
+from devcluster.standins.motoserver import LOCAL_AWS_ENV, MotoServer, environment
+from devcluster.standins.nodes import ZONE_LABEL, add_zone_node
 
 REGION = "ap-northeast-1"
 ZONE = "ap-northeast-1a"
@@ -374,6 +374,3 @@ def _local_aws_environment() -> Iterator[None]:
     with environment(wanted, [*dropped, "AWS_ENDPOINT_URL"]):
         yield
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

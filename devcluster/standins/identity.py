@@ -19,7 +19,7 @@ from typing import Any
 import botocore.session
 from botocore.credentials import Credentials
 
-from devcluster.controlplane import ControlPlane
+from devcluster.standins.controlplane import ControlPlane
 from registrar.adapters.aws import Ec2Volumes, call_aws
 from registrar.adapters.eks import EksConnector
 from registrar.core.errors import TransientError
