@@ -166,4 +166,4 @@ def test_a_scheduled_sweep_defers_its_repairs_when_the_time_is_nearly_up(
     answer = output.handle(ef.scheduled(), NearlyOutOfTime())
     [outcome] = answer["outcomes"]
     assert outcome["result"] == "reconciled"
-    assert "deferred" in outcome["detail"] and "create" not in outcome["detail"]
+    assert "deferred" in outcome["detail"] and "registered" not in outcome["detail"]

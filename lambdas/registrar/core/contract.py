@@ -240,8 +240,8 @@ AUTO_MODE_CSI_DRIVER = tags.AUTO_MODE_CSI_DRIVER
 
 SERVICE = tags.MANAGER  # Powertools' service name: the `service` dimension of every metric
 METRICS_NAMESPACE = "EbsPvRegistrar"
-# The metric the handler counts for each result of an outcome (engine Result), by dashboard
-# panel; the DLQ and the RegistrationFailed alarm cover "failed".
+# The metric the handler counts for each result of an outcome (core/decision.py Result), by
+# dashboard panel; the DLQ and the RegistrationFailed alarm cover "failed" and "deferred".
 REGISTRATION_METRICS = {
     "registered": "Registered",
     "unchanged": "Unchanged",
@@ -249,11 +249,14 @@ REGISTRATION_METRICS = {
     "conflict": "Conflict",
     "refused": "ClusterRefused",
     "failed": "RegistrationFailed",
+    "drift": "Drift",
+    "pending": "Pending",
 }
 LIFECYCLE_METRICS = {
     "ignored": "Ignored",
     "released": "Released",
     "reconciled": "Reconciled",
+    "deferred": "Deferred",
 }
 OUTCOME_METRICS = {**REGISTRATION_METRICS, **LIFECYCLE_METRICS}
 INVALID_METRIC = OUTCOME_METRICS["invalid"]
