@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from devcluster import eventfactory as ef
-from devcluster.kmockthread import OneCluster
+from devcluster.standins.kmockthread import OneCluster
 from registrar.adapters.aws import CloudTrailIdentities, Ec2Volumes
 from registrar.adapters.kube import KubeGateway
 from registrar.core.errors import NotFoundError
 from registrar.core.events import parse_event
 from registrar.core.settings import Settings
 from registrar.engine.service import Registrar
+from tests.support import eventfactory as ef
 from tests.support.cloudtrail import CloudTrailRecord
 
 ADMIN = "arn:aws:iam::111122223333:role/PlatformAdmin"  # the samples' session issuer

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 
-from devcluster import eventfactory as ef
 from registrar import handler
 from registrar.core import tags as t
 from registrar.core.contract import OUTCOME_METRICS
@@ -21,6 +20,7 @@ from registrar.core.planner import Plan, plan_volume
 from registrar.core.settings import Settings
 from registrar.core.work import WorkItem, work_items
 from registrar.engine.service import Registrar
+from tests.support import eventfactory as ef
 from tests.support.fakes import FakeClusters, FakeIdentities, FakeKube, FakeVolumes
 from tests.support.helpers import facts
 
