@@ -132,8 +132,7 @@ class Registrar:
             log.info("ignored", extra={"reason": event.reason})
             return [Outcome(None, "ignored", event.reason)]
         if isinstance(event, ScheduledReconcile):  # a sweep defers to the next sweep
-            results = [self._reconcile_item(c, remaining) for c in self._settings.clusters]
-            return _settled(results)
+            return self._reconcile_all(remaining)
         # A complete CreateVolume record is the volume's description: no DescribeVolumes.
         known = {event.volume_id: event.facts} if isinstance(event, VolumeCreated) else {}
         batch = Batch(self._clusters, {v: f for v, f in known.items() if f is not None})
@@ -231,14 +230,19 @@ class Registrar:
         detail = f"{done.outcome.detail}: {objects}" if objects else done.outcome.detail
         return Row(item.volume_id, cluster, pv, pvc, done.outcome.result, detail)
 
-    def _reconcile_item(self, cluster: str, remaining: Remaining | None) -> ItemResult:
-        item = WorkItem(cluster, "sweep", "sweep", cluster=cluster)
-        try:
-            return ItemResult(item, self.reconcile(cluster, remaining=remaining))
-        except RegistrarError as error:
-            log.error("sweep failed", extra={"cluster": cluster, "error": str(error),
-                                             "retryable": error.retryable})  # fmt: skip
-            return ItemResult(item, error=error)
+    def _reconcile_all(self, remaining: Remaining | None) -> list[Outcome]:
+        """Every cluster is swept; then the first error is raised."""
+        outcomes, failure = [], None
+        for cluster in self._settings.clusters:
+            try:
+                outcomes.append(self.reconcile(cluster, remaining=remaining))
+            except RegistrarError as error:
+                log.error("sweep failed", extra={"cluster": cluster, "error": str(error),
+                                                 "retryable": error.retryable})  # fmt: skip
+                failure = failure or error
+        if failure is not None:
+            raise failure
+        return outcomes
 
     def _run(
         self, items: Sequence[WorkItem], remaining: Remaining | None, batch: Batch
