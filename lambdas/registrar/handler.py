@@ -18,7 +18,7 @@ from registrar.core.contract import (
     OUTCOME_METRICS,
     SERVICE,
 )
-from registrar.core.errors import InvalidInputError
+from registrar.core.errors import DeferredError, InvalidInputError
 from registrar.core.events import parse_event
 from registrar.core.settings import Settings, aws_region
 from registrar.engine.service import Outcome, Registrar
@@ -80,6 +80,9 @@ def respond(
         return {"outcomes": [{"result": "invalid", "detail": str(error)}]}
     try:
         outcomes = service.handle(parsed, remaining=remaining)
+    except DeferredError:  # not a failure: the retry carries on
+        metrics.add_metric(name=OUTCOME_METRICS["deferred"], unit=MetricUnit.Count, value=1)
+        raise
     except Exception:
         metrics.add_metric(name=FAILED_METRIC, unit=MetricUnit.Count, value=1)
         raise

@@ -236,7 +236,7 @@ def test_the_handler_answers_deferral_with_a_retry(metrics: list[str]) -> None:
     registrar = Registrar(SETTINGS, volumes, FakeClusters(prod=FakeKube()))
     with pytest.raises(DeferredError):
         handler.respond(ef.ebs_notification(VOL), registrar, lambda: 2.0)
-    assert metrics == [OUTCOME_METRICS["failed"]]
+    assert metrics == [OUTCOME_METRICS["deferred"]]
 
 
 # --- absence of evidence is no verdict (issue 21.2) ---------------------------------------------
