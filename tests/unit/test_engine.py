@@ -351,8 +351,9 @@ def test_an_allowed_callers_tagging_still_checks_who_set_the_other_keys() -> Non
 
 
 def test_a_key_no_record_names_a_writer_for_yet_is_pending_never_an_error() -> None:
-    """CloudTrail delivers about 5 minutes after the call, not guaranteed (CloudTrail User
-    Guide, "How CloudTrail works"): no record is no verdict, and a sweep asks again."""
+    """"CloudTrail typically delivers logs within an average of about 5 minutes of an API call.
+    This time is not guaranteed." (AWS CloudTrail User Guide, "Getting and viewing your
+    CloudTrail log files"): no record is no verdict, and a sweep asks again."""
     tags = {"k8s-pv": "ledger", "k8s-pvc": "finance/ledger"}
     registrar, volumes, kube = guarded(tags, FakeIdentities(k8s_pv=ADMIN))
     event = parse_event(ef.tag_change(VOL, tags, ["k8s-pvc"]))

@@ -277,7 +277,9 @@ def _verify(
 ) -> Decision | None:
     """With REGISTRAR_ALLOWED_PRINCIPALS every input tag must have been set by an allowed
     principal: the item's caller for the keys it sets, CloudTrail's record for the others. No
-    record yet (CloudTrail delivers in about 5 minutes, not guaranteed) is no verdict: pending.
+    record yet is no verdict, only pending: CloudTrail delivers "within an average of about 5
+    minutes of an API call. This time is not guaranteed." (AWS CloudTrail User Guide, "Getting
+    and viewing your CloudTrail log files").
     `stated_only`: a caller the item names is evidence whatever the cluster holds."""
     if not settings.allowed_principals or item.source == "cli":
         return None
