@@ -267,8 +267,9 @@ class Registrar:
             if remaining is not None and unread and remaining() < MARGIN_S:
                 return decision, ItemResult(item, deferred=True)
             volume, decision = self._decide(item, batch, dry_run)
-            if dry_run or not decision.acts:
-                return decision, ItemResult(item, _report(item, decision))
+            if dry_run or not decision.acts:  # a sweep's rows are counted in its summary line
+                quiet = dry_run or item.source == "sweep"
+                return decision, ItemResult(item, _report(item, decision, quiet=quiet))
             if remaining is not None and remaining() < MARGIN_S:
                 return decision, ItemResult(item, deferred=True)
             return decision, ItemResult(item, self._carry_out(item, volume, decision, batch))
@@ -336,13 +337,16 @@ class Registrar:
         return _report(item, decision, objects)
 
 
-def _report(item: WorkItem, decision: Decision, objects: tuple[ObjectResult, ...] = ()) -> Outcome:
-    """One log line per settled item; an invalid input names its tag and rule."""
+def _report(
+    item: WorkItem, decision: Decision, objects: tuple[ObjectResult, ...] = (), *,
+    quiet: bool = False,
+) -> Outcome:
+    """One log line per settled item (unless `quiet`); an invalid input names its tag and rule."""
     extra: dict[str, object] = {"volume_id": item.volume_id, "source": item.source}
-    if decision.result == "invalid":
+    if decision.result == "invalid" and not quiet:
         tag, _, rule = decision.detail.partition(": ")
         log.warning("invalid input", extra={**extra, "tag": tag, "rule": rule})
-    else:
+    elif not quiet:
         extra |= {"reason": decision.detail, "retryable": False}
         log.log(LEVELS.get(decision.result, logging.INFO), decision.result, extra=extra)
     return Outcome(item.volume_id, decision.result, decision.detail, objects)
