@@ -249,13 +249,13 @@ REGISTRATION_METRICS = {
     "conflict": "Conflict",
     "refused": "ClusterRefused",
     "failed": "RegistrationFailed",
-    "drift": "Drift",
-    "pending": "Pending",
 }
 LIFECYCLE_METRICS = {
     "ignored": "Ignored",
     "released": "Released",
     "reconciled": "Reconciled",
+    "drift": "Drift",
+    "pending": "Pending",
     "deferred": "Deferred",
 }
 OUTCOME_METRICS = {**REGISTRATION_METRICS, **LIFECYCLE_METRICS}
