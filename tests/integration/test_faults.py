@@ -109,7 +109,8 @@ def test_two_invocations_for_one_volume_at_once(
                              "created pvc/default/raced": 1, "unchanged pvc/default/raced": 1})
     assert {o["result"] for o in outcomes} <= {"registered", "unchanged"}
     assert "registered" in {o["result"] for o in outcomes}
-    assert kube_requests(kmock_server)["POST /api/v1/persistentvolumes"] == 2  # one 201, one 409
+    # One 201; the other meets a 409, unless its LIST of PVs already showed the PV.
+    assert kube_requests(kmock_server)["POST /api/v1/persistentvolumes"] in (1, 2)
 
 
 def test_ec2_throttling_is_absorbed_by_adaptive_retries(
