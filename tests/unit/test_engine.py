@@ -359,7 +359,7 @@ def test_a_key_no_record_names_a_writer_for_yet_is_pending_never_an_error() -> N
     event = parse_event(ef.tag_change(VOL, tags, ["k8s-pvc"]))
     assert [o.result for o in registrar.handle(event)] == ["pending"]
     assert volumes.tags(VOL)["k8s-pv-status"] == (
-        "pending: no CloudTrail record yet of who set k8s-pvc; checked again"
+        "pending: no CloudTrail record yet of who set k8s-pvc; the next sweep checks again"
     )
     assert kube.writes() == []
 

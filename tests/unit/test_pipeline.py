@@ -94,8 +94,8 @@ CASES: dict[str, tuple[State, Expected]] = {
         Expected("refused", 'error: k8s-pvc: namespace "shop" does not exist', ["data"], [])),
     "writer not in CloudTrail yet": (
         State({"k8s-pv": "data"}, [], settings=TRAIL),
-        Expected("pending", "pending: no CloudTrail record yet of who set k8s-pv; checked again",
-                 [], [])),
+        Expected("pending", "pending: no CloudTrail record yet of who set k8s-pv; the next "
+                 "sweep checks again", [], [])),
     "writer not allowed": (
         State({"k8s-pv": "data"}, [], settings=TRAIL, writers={"k8s_pv": "arn:aws:iam::1:user/x"}),
         Expected("invalid", "error: principal: 'arn:aws:iam::1:user/x' may not register", [], [])),

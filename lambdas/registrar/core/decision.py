@@ -296,7 +296,8 @@ def _verify(
         return None
     if writers is None:  # the executor asks CloudTrail, or with no one to ask, ignores it
         return Decision("pending", "who tagged it: CloudTrail is asked", lookup=unknown)
-    text = f"pending: no CloudTrail record yet of who set {', '.join(unknown)}; checked again"
+    named = ", ".join(unknown)
+    text = f"pending: no CloudTrail record yet of who set {named}; the next sweep checks again"
     current = volume.tags.get(t.STATUS_TAG, "")
     fresh = _news(volume, status_text(text), None, settings)
     status = None if current.startswith(REGISTERED) else fresh
