@@ -412,7 +412,8 @@ def test_a_sweep_stops_repairing_before_the_timeout_and_leaves_the_rest() -> Non
 def test_a_scheduled_reconcile_passes_the_remaining_time_on() -> None:
     volumes = FakeVolumes(facts(VOL, tags={"k8s-pv": "data"}))
     registrar = Registrar(SETTINGS, volumes, FakeClusters(prod=FakeKube()))
-    [outcome] = registrar.handle(parse_event(ef.scheduled()), remaining=lambda: 1.0)
+    left = iter([60.0, 1.0])  # time to start the sweep, not to repair
+    [outcome] = registrar.handle(parse_event(ef.scheduled()), remaining=lambda: next(left))
     assert outcome.detail == "prod: 1 deferred"
 
 

@@ -412,3 +412,13 @@ def test_a_caller_the_event_names_is_evidence_even_on_a_registered_volume() -> N
     assert done.outcome is not None and done.outcome.result == "invalid"
     assert volumes.status_of(VOL) == f"error: principal: '{stranger}' may not set k8s-pvc"
     assert kube.writes() == []
+
+
+def test_a_scheduled_sweep_starts_no_cluster_without_time_for_it() -> None:
+    settings = replace(SETTINGS, allowed_clusters=("prod", "dev"))
+    kubes = {"prod": FakeKube(), "dev": FakeKube()}
+    registrar = Registrar(settings, FakeVolumes(facts(VOL)), FakeClusters(**kubes))
+    outcomes = registrar.handle(parse_event(ef.scheduled()), remaining=clock(60, 60, 5))
+    assert [(o.result, o.detail.split(":")[0]) for o in outcomes] == [
+        ("reconciled", "prod"), ("deferred", "dev")]
+    assert kubes["dev"].requests == []

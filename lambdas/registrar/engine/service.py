@@ -234,6 +234,9 @@ class Registrar:
         """Every cluster is swept; then the first error is raised."""
         outcomes, failure = [], None
         for cluster in self._settings.clusters:
+            if remaining is not None and remaining() < MARGIN_S:  # not even its listing
+                outcomes.append(Outcome(None, "deferred", f"{cluster}: {DEFERRED}"))
+                continue
             try:
                 outcomes.append(self.reconcile(cluster, remaining=remaining))
             except RegistrarError as error:
