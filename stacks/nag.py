@@ -81,29 +81,12 @@ def acknowledgements(stack: RegistrarStack) -> list[tuple[IConstruct, str, str]]
 def _kubectl_provider_acks(provider: IConstruct, in_vpc: bool) -> list[tuple[IConstruct, str, str]]:
     """CDK's own kubectl provider (aws-eks KubectlProvider): its Lambdas are CDK's, not ours."""
     managed = "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{}]"
-    ecr_public = (
-        '{"Fn::If":["HandlerHasEcrPublic195AF58A",{"Fn::Join":["",["arn:",{"Ref":'
-        '"AWS::Partition"},":iam::aws:policy/AmazonElasticContainerRegistryPublicReadOnly"]]},'
-        '{"Ref":"AWS::NoValue"}]}'
-    )
     acks: list[tuple[IConstruct, str, str]] = [
         (
             provider,
             managed.format("service-role/AWSLambdaBasicExecutionRole"),
             "CDK's kubectl provider creates its handler and provider-framework roles with the "
             "basic execution policy; they only write their own logs and live for deployments.",
-        ),
-        (
-            provider,
-            managed.format("AmazonEC2ContainerRegistryPullOnly"),
-            "Attached by CDK's kubectl provider so its handler could install Helm charts from "
-            "ECR; this app applies only the plain manifests of k8s/.",
-        ),
-        (
-            provider,
-            f"AwsSolutions-IAM4[Policy::{ecr_public}]",
-            "Conditional ECR Public read-only policy of CDK's kubectl provider (only for Helm "
-            "charts from public.ecr.aws, a condition that is false here).",
         ),
         (
             provider,
@@ -123,8 +106,8 @@ def _kubectl_provider_acks(provider: IConstruct, in_vpc: bool) -> list[tuple[ICo
             (
                 provider,
                 managed.format("service-role/AWSLambdaVPCAccessExecutionRole"),
-                "CDK's kubectl provider runs in the cluster's subnets (private endpoint) and "
-                "attaches Lambda's own policy for creating its network interfaces.",
+                "CDK's kubectl handler runs in the cluster's subnets (private endpoint) and "
+                "gets Lambda's own policy for creating its network interfaces.",
             )
         )
     return acks

