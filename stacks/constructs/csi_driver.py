@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import aws_cdk as cdk
 from aws_cdk import aws_eks as eks
 from aws_cdk import aws_iam as iam
 from constructs import Construct
@@ -38,6 +39,11 @@ class CsiDriver(Construct):
             else _irsa_principal(oidc_provider_arn),
             managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(CSI_POLICIES[policy])],
         )
+        if preserve_on_delete:
+            # The driver keeps running after `cdk destroy` and keeps using this role (EKS
+            # DeleteAddon, preserve: "If an IAM account is associated with the add-on, it isn't
+            # removed"), so the role stays too; its permissions live inside it.
+            self.role.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
         self.addon = eks.CfnAddon(
             self,
             "Addon",

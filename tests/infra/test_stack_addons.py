@@ -77,3 +77,27 @@ def test_irsa_needs_no_agent_and_gets_no_warning(synth: Callable[..., Synth]) ->
 def test_agent_alone(synth: Callable[..., Synth]) -> None:
     result = synth(clusterName="demo", installPodIdentityAgent=True)
     assert list(addons(result)) == ["eks-pod-identity-agent"]
+
+
+@pytest.mark.parametrize("preserve", [True, False])
+def test_the_drivers_role_stays_exactly_when_the_driver_does(
+    preserve: bool, synth: Callable[..., Synth]
+) -> None:
+    """A preserved add-on keeps running with the role it was given: deleting the role would make
+    every later attach, detach or resize AccessDenied. The role carries its permissions inline,
+    so nothing it needs is a separate resource deleted beside it."""
+    result = synth(**CSI, csiDriverPreserveOnDelete=preserve)
+    [(role_id, role)] = [
+        (key, r) for key, r in result.resources("AWS::IAM::Role").items()
+        if "EBS CSI driver" in r["Properties"].get("Description", "")
+    ]  # fmt: skip
+    expected = "Retain" if preserve else "Delete"
+    assert (role.get("DeletionPolicy", "Delete"), role.get("UpdateReplacePolicy", "Delete")) == (
+        expected, expected
+    )  # fmt: skip
+    attached = [
+        p for p in result.resources("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in p["Properties"]["Roles"]
+    ]  # fmt: skip
+    assert attached == []
+    assert addons(result)["aws-ebs-csi-driver"]["PreserveOnDelete"] is preserve
