@@ -91,6 +91,7 @@ class RegistrarStack(cdk.Stack):
                 "Manifests",
                 cluster_name=config.cluster_name,
                 kubectl_role_arn=config.kubectl_role_arn,
+                kubectl_layer_minor=config.kubectl_layer_minor or 0,
                 csi_driver=config.csi_driver,
                 allowed_namespaces=config.settings.allowed_namespaces,
                 denied_namespaces=config.settings.denied_namespaces,
@@ -129,6 +130,7 @@ class RegistrarStack(cdk.Stack):
             oidc_provider_arn=config.oidc_provider_arn,
             resolve_conflicts=config.csi_driver_resolve_conflicts,
             preserve_on_delete=config.csi_driver_preserve_on_delete,
+            kms_key_arns=config.csi_driver_kms_key_arns,
         )
         if self.pod_identity_agent is not None:
             driver.node.add_dependency(self.pod_identity_agent)

@@ -19,6 +19,7 @@ kubectl handler's apply/__init__.py):
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,6 @@ import yaml
 from aws_cdk import aws_eks as eks
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk.lambda_layer_kubectl_v37 import KubectlV37Layer
 from constructs import Construct
 
 from stacks import k8s_manifests
@@ -71,6 +71,14 @@ def load_manifests(
     return loaded
 
 
+def kubectl_layer(scope: Construct, construct_id: str, minor: int) -> lambda_.ILayerVersion:
+    """The KubectlV<minor>Layer of aws-cdk.lambda-layer-kubectl-v<minor>; only the chosen
+    package is loaded (each carries a kubectl binary)."""
+    module = importlib.import_module(f"aws_cdk.lambda_layer_kubectl_v{minor}")
+    layer: lambda_.ILayerVersion = getattr(module, f"KubectlV{minor}Layer")(scope, construct_id)
+    return layer
+
+
 def _construct_id(file_name: str) -> str:
     stem = file_name.rsplit(".", 1)[0]
     return "".join(part.capitalize() for part in stem.replace("_", "-").split("-"))
@@ -84,15 +92,16 @@ class ClusterManifests(Construct):
         *,
         cluster_name: str,
         kubectl_role_arn: str,
+        kubectl_layer_minor: int,
         csi_driver: str,
         allowed_namespaces: tuple[str, ...] = k8s_manifests.DEFAULT_ALLOWED,
         denied_namespaces: tuple[str, ...] = k8s_manifests.DEFAULT_DENIED,
         network: RegistrarNetwork | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        # kubectl 1.37 from the pinned layer package (kubectl talks to servers one minor
-        # version either side: 1.36 to 1.38).
-        self.kubectl_layer = KubectlV37Layer(self, "KubectlLayer")
+        # kubectl from the pinned layer package of the minor version stacks/config.py chose for
+        # the cluster's (kubectl talks to servers one minor version either side).
+        self.kubectl_layer = kubectl_layer(self, "KubectlLayer", kubectl_layer_minor)
         self.cluster = eks.Cluster.from_cluster_attributes(
             self,
             "Cluster",

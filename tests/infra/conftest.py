@@ -30,6 +30,8 @@ VPC = {
     "clusterSecurityGroupId": "sg-0123456789abcdef0",
 }
 KUBECTL_ROLE = "arn:aws:iam::111122223333:role/EksClusterAdmin"
+KUBERNETES_VERSION = "1.37"
+KMS_KEY = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 # Every optional part switched on, two allowed clusters, in a VPC.
 FULL = {
     "clusterName": "demo",
@@ -41,6 +43,7 @@ FULL = {
     "createVpcEndpoints": True,
     "applyManifests": True,
     "kubectlRoleArn": KUBECTL_ROLE,
+    "kubernetesVersion": KUBERNETES_VERSION,
 }
 MINIMAL = {"clusterName": "demo"}
 

@@ -3,12 +3,15 @@ needs its agent, which the stack installs on request or warns about."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
 
-from tests.infra.conftest import Synth
+from stacks.config import ConfigError, RegistrarConfig
+from tests.infra.conftest import KMS_KEY, Synth
 
 CSI = {"clusterName": "demo", "installCsiDriver": True}
 
@@ -101,3 +104,47 @@ def test_the_drivers_role_stays_exactly_when_the_driver_does(
     ]  # fmt: skip
     assert attached == []
     assert addons(result)["aws-ebs-csi-driver"]["PreserveOnDelete"] is preserve
+
+
+KEYS = (KMS_KEY, KMS_KEY.replace("1234abcd", "5678abcd"))
+
+
+def test_customer_managed_keys_for_encrypted_volumes(synth: Callable[..., Synth]) -> None:
+    """The statements of the EKS User Guide's EBS CSI driver role for customer managed keys,
+    on the listed keys only; grants only for AWS resources (EBS), no action ending in *."""
+    result = synth(**CSI, csiDriverKmsKeyArns=",".join(KEYS))
+    [role] = [
+        r for r in result.resources("AWS::IAM::Role").values()
+        if "EBS CSI driver" in r["Properties"].get("Description", "")
+    ]  # fmt: skip
+    [policy] = role["Properties"]["Policies"]
+    statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+    assert statements["GrantsForEbsOnly"] == {
+        "Sid": "GrantsForEbsOnly",
+        "Effect": "Allow",
+        "Action": ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"],
+        "Resource": list(KEYS),
+        "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+    }
+    use = statements["UseKeysForEbs"]
+    assert "Condition" not in use and use["Resource"] == list(KEYS)
+    assert use["Action"] == [
+        "kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo",
+        "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:DescribeKey",
+    ]  # fmt: skip
+    # Without keys: no KMS right at all.
+    assert "kms:" not in json.dumps(synth(**CSI).raw)
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ({**CSI, "csiDriverKmsKeyArns": "alias/ebs"}, "must list KMS key ARNs"),
+        ({**CSI, "csiDriverKmsKeyArns": f"{KMS_KEY},arn:aws:kms:us-east-1:1:key/x"}, "KMS key"),
+        ({"clusterName": "demo", "csiDriverKmsKeyArns": KMS_KEY}, "needs context installCsiDriver"),
+    ],
+)
+def test_keys_are_refused_with_the_keys_name(context: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as raised:
+        RegistrarConfig.from_context(cdk.App(context=context).node)
+    assert "csiDriverKmsKeyArns" in str(raised.value)

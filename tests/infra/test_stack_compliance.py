@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from stacks import nag
-from tests.infra.conftest import FULL, KUBECTL_ROLE, MINIMAL, VPC, Synth, synthesize
+from tests.infra.conftest import FULL, KMS_KEY, KUBECTL_ROLE, MINIMAL, VPC, Synth, synthesize
 
 OIDC = "arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC"
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -36,7 +36,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "securityGroupIds": "sg-0aaaaaaaaaaaaaaa1",
         "applyManifests": True,
         "kubectlRoleArn": KUBECTL_ROLE,
+        "kubernetesVersion": "1.33",
         "installCsiDriver": True,
+        "csiDriverKmsKeyArns": KMS_KEY,
         "csiDriverResolveConflicts": "OVERWRITE",
         "csiDriverPreserveOnDelete": False,
     },
@@ -45,6 +47,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "clusterName": "demo",
         "applyManifests": True,
         "kubectlRoleArn": KUBECTL_ROLE,
+        "kubernetesVersion": "1.38",
     },
 }
 

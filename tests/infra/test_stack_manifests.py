@@ -16,10 +16,15 @@ import yaml
 from registrar.core.settings import Settings
 from stacks.config import RegistrarConfig
 from stacks.constructs import manifests
-from tests.infra.conftest import KUBECTL_ROLE, REPO_ROOT, Synth
+from tests.infra.conftest import KUBECTL_ROLE, KUBERNETES_VERSION, REPO_ROOT, Synth
 from tests.infra.test_stack_compliance import cfn_lint
 
-MANIFESTS = {"clusterName": "demo", "applyManifests": True, "kubectlRoleArn": KUBECTL_ROLE}
+MANIFESTS = {
+    "clusterName": "demo",
+    "applyManifests": True,
+    "kubectlRoleArn": KUBECTL_ROLE,
+    "kubernetesVersion": KUBERNETES_VERSION,
+}
 MANIFEST_TYPE = "Custom::AWSCDK-EKS-KubernetesResource"
 
 
@@ -227,3 +232,12 @@ def test_the_kubectl_handler_role_has_no_registry_rights(
     assert "ContainerRegistry" not in roles
     assert ("AWSLambdaVPCAccessExecutionRole" in roles) == (variant == "private")
     assert "Conditions" not in template
+
+
+@pytest.mark.parametrize(("version", "kubectl"), [("1.32", "1.33"), ("1.35", "1.35")])
+def test_the_kubectl_layer_follows_the_clusters_version(
+    version: str, kubectl: str, synth: Callable[..., Synth]
+) -> None:
+    result = synth(**{**MANIFESTS, "kubernetesVersion": version})
+    [layer] = result.resources("AWS::Lambda::LayerVersion").values()
+    assert layer["Properties"]["Description"].startswith(f"/opt/kubectl/kubectl {kubectl}.")
