@@ -216,6 +216,15 @@ class RegistrarConfig:
             value = node.try_get_context(key)
             return CONTEXT_DEFAULTS[key] if value is None else value
 
+        return cls.from_values(get)
+
+    @classmethod
+    def from_values(
+        cls, get: Callable[[str], Any], *, cluster_given: bool = False
+    ) -> RegistrarConfig:
+        """The configuration from each context key's value (`get(key)`, the default when
+        unset). `cluster_given`: the cluster is a CDK object, whose own kubectl provider applies
+        the manifests (kubectlRoleArn and kubernetesVersion are not needed)."""
         environment = contract.environment(get)
         settings = function_settings(environment)
         check_stack_keys(get)
@@ -240,10 +249,10 @@ class RegistrarConfig:
             raise ConfigError("installPodIdentityAgent needs context clusterName")
         apply_manifests = _bool(get("applyManifests"))
         kubectl_role = str(get("kubectlRoleArn")).strip()
-        if apply_manifests and not (cluster and kubectl_role):
+        if apply_manifests and not cluster_given and not (cluster and kubectl_role):
             raise ConfigError("applyManifests needs context clusterName and kubectlRoleArn")
         kubernetes_version = contract.KUBERNETES_VERSION.parse(str(get("kubernetesVersion")))
-        if apply_manifests and not kubernetes_version:
+        if apply_manifests and not cluster_given and not kubernetes_version:
             raise ConfigError(
                 "applyManifests needs context kubernetesVersion, the cluster's Kubernetes "
                 f"version (aws eks describe-cluster --name {cluster} --query cluster.version), "
@@ -275,7 +284,7 @@ class RegistrarConfig:
             apply_manifests=apply_manifests,
             kubectl_role_arn=kubectl_role,
             kubectl_layer_minor=kubectl_layer_minor(kubernetes_version)
-            if apply_manifests
+            if apply_manifests and not cluster_given
             else None,
             create_dashboard=_bool(get("createDashboard")),
             stack_name=str(get("stackName")),

@@ -11,7 +11,7 @@ from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
 from stacks.config import CSI_POLICIES
-from stacks.registrar_stack import RegistrarStack
+from stacks.registrar_stack import EbsPvRegistrar
 
 VOLUME_ARN = "arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:volume/vol-*"
 
@@ -20,11 +20,11 @@ def add_checks(app: cdk.App) -> None:
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
 
 
-def acknowledgements(stack: RegistrarStack) -> list[tuple[IConstruct, str, str]]:
+def acknowledgements(registrar: EbsPvRegistrar) -> list[tuple[IConstruct, str, str]]:
     """(scope, rule id, reason) for every accepted finding of this stack."""
     acks: list[tuple[IConstruct, str, str]] = [
         (
-            stack.registrar.role,
+            registrar.registrar.role,
             "AwsSolutions-IAM5[Resource::*]",
             "ec2:DescribeVolumes, the X-Ray trace writes (xray:PutTraceSegments, "
             "xray:PutTelemetryRecords) and cloudtrail:LookupEvents (only with "
@@ -33,48 +33,49 @@ def acknowledgements(stack: RegistrarStack) -> list[tuple[IConstruct, str, str]]
             "act on interfaces Lambda names itself.",
         ),
         (
-            stack.registrar.role,
+            registrar.registrar.role,
             f"AwsSolutions-IAM5[Resource::{VOLUME_ARN}]",
             "The registrar tags whichever volume a user tagged with k8s-pv, so CreateTags "
             "covers every volume of this account and region; aws:TagKeys limits it to "
             "k8s-pv-status and ebs.csi.aws.com/cluster.",
         ),
         (
-            stack.registrar.function,
+            registrar.registrar.function,
             "AwsSolutions-L1",
             "Python 3.13 is deliberate: the bundle is built for it (pip --python-version) "
             "and its bytecode can be precompiled with a matching local CPython; 3.14 is "
             "one constant away in stacks/bundling.py.",
         ),
         (
-            stack.failures.dead_letter_queue,
+            registrar.failures.dead_letter_queue,
             "AwsSolutions-SQS3",
             "This queue is the dead-letter queue (of the EventBridge targets and of the "
             "Lambda's asynchronous invocations); cdk-nag only recognises SQS redrive DLQs.",
         ),
     ]
-    if stack.trail is not None:
+    if registrar.trail is not None:
         acks.append(
             (
-                stack.trail.bucket,
+                registrar.trail.bucket,
                 "AwsSolutions-S1",
                 "The bucket only receives CloudTrail log files, which are themselves the "
                 "access record; access logs of the log bucket would need yet another bucket.",
             )
         )
-    if stack.csi_driver is not None:
-        policy = CSI_POLICIES[stack.config.csi_driver_policy]
+    if registrar.csi_driver is not None:
+        policy = CSI_POLICIES[registrar.config.csi_driver_policy]
         acks.append(
             (
-                stack.csi_driver.role,
+                registrar.csi_driver.role,
                 f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{policy}]",
                 "The AWS-maintained policy documented for the EBS CSI driver follows the "
                 "driver's releases; V2 (the default) only touches volumes tagged "
                 "ebs.csi.aws.com/cluster=true.",
             )
         )
-    if stack.manifests is not None:
-        acks += _kubectl_provider_acks(stack.manifests.kubectl_provider, stack.network is not None)
+    provider = registrar.manifests.kubectl_provider if registrar.manifests else None
+    if provider is not None:  # the one it created, not a cluster object's own
+        acks += _kubectl_provider_acks(provider, registrar.network is not None)
     return acks
 
 
@@ -113,6 +114,6 @@ def _kubectl_provider_acks(provider: IConstruct, in_vpc: bool) -> list[tuple[ICo
     return acks
 
 
-def acknowledge(stack: RegistrarStack) -> None:
-    for scope, rule_id, reason in acknowledgements(stack):
+def acknowledge(registrar: EbsPvRegistrar) -> None:
+    for scope, rule_id, reason in acknowledgements(registrar):
         cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=rule_id, reason=reason))

@@ -94,30 +94,16 @@ class ClusterManifests(Construct):
         kubectl_role_arn: str,
         kubectl_layer_minor: int,
         csi_driver: str,
+        cluster: eks.ICluster | None = None,
         allowed_namespaces: tuple[str, ...] = k8s_manifests.DEFAULT_ALLOWED,
         denied_namespaces: tuple[str, ...] = k8s_manifests.DEFAULT_DENIED,
         network: RegistrarNetwork | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        # kubectl from the pinned layer package of the minor version stacks/config.py chose for
-        # the cluster's (kubectl talks to servers one minor version either side).
-        self.kubectl_layer = kubectl_layer(self, "KubectlLayer", kubectl_layer_minor)
-        self.cluster = eks.Cluster.from_cluster_attributes(
-            self,
-            "Cluster",
-            cluster_name=cluster_name,
-            kubectl_role_arn=kubectl_role_arn,
-            kubectl_layer=self.kubectl_layer,
-            # A private endpoint: the kubectl handler runs in the same subnets and group as the
-            # registrar (the group the cluster's security group admits on 443).
-            vpc=network.vpc if network else None,
-            kubectl_private_subnet_ids=list(network.config.subnet_ids) if network else None,
-            kubectl_security_group_id=network.security_groups[0].security_group_id
-            if network
-            else None,
+        # The user's cluster object brings its own kubectl provider: nothing to import.
+        self.cluster = cluster or self._import_cluster(
+            cluster_name, kubectl_role_arn, kubectl_layer_minor, network
         )
-        if network is not None:
-            acknowledge_imported_subnets(self.cluster)
         self.manifests: dict[str, eks.KubernetesManifest] = {}
         loaded = load_manifests(csi_driver, allowed_namespaces, denied_namespaces)
         previous: eks.KubernetesManifest | None = None
@@ -134,15 +120,50 @@ class ClusterManifests(Construct):
             if previous is not None:  # in MANIFEST_FILES order, removed in reverse
                 manifest.node.add_dependency(previous)
             previous = manifest
-        # CDK's provider (a nested stack, one per cluster) that runs kubectl for the manifests.
-        self.kubectl_provider = eks.KubectlProvider.get_or_create(self, self.cluster)
-        self.kubectl_handler: lambda_.Function = self.kubectl_provider.node.find_child("Handler")  # type: ignore[assignment]
-        self.provider_framework: lambda_.Function = (
-            self.kubectl_provider.node.find_child("Provider").node.find_child("framework-onEvent")  # type: ignore[assignment]
+        # CDK's provider (a nested stack, one per imported cluster) that runs kubectl for the
+        # manifests; a cluster object's provider is its owner's, left as it is.
+        self.kubectl_provider: eks.IKubectlProvider | None = None
+        if cluster is None:
+            self.kubectl_provider = eks.KubectlProvider.get_or_create(self, self.cluster)
+            _fit_kubectl_provider(self.kubectl_provider, in_vpc=network is not None)
+
+    def _import_cluster(
+        self,
+        cluster_name: str,
+        kubectl_role_arn: str,
+        kubectl_layer_minor: int,
+        network: RegistrarNetwork | None,
+    ) -> eks.ICluster:
+        # kubectl from the pinned layer package of the minor version stacks/config.py chose for
+        # the cluster's (kubectl talks to servers one minor version either side).
+        self.kubectl_layer = kubectl_layer(self, "KubectlLayer", kubectl_layer_minor)
+        cluster = eks.Cluster.from_cluster_attributes(
+            self,
+            "Cluster",
+            cluster_name=cluster_name,
+            kubectl_role_arn=kubectl_role_arn,
+            kubectl_layer=self.kubectl_layer,
+            # A private endpoint: the kubectl handler runs in the same subnets and group as the
+            # registrar (the group the cluster's security group admits on 443).
+            vpc=network.vpc if network else None,
+            kubectl_private_subnet_ids=list(network.config.subnet_ids) if network else None,
+            kubectl_security_group_id=network.security_groups[0].security_group_id
+            if network
+            else None,
         )
-        _trim_kubectl_handler_role(self.kubectl_handler, in_vpc=network is not None)
         if network is not None:
-            _out_of_the_vpc(self.provider_framework)
+            acknowledge_imported_subnets(cluster)
+        return cluster
+
+
+def _fit_kubectl_provider(provider: eks.IKubectlProvider, *, in_vpc: bool) -> None:
+    handler: lambda_.Function = provider.node.find_child("Handler")  # type: ignore[assignment]
+    framework: lambda_.Function = provider.node.find_child("Provider").node.find_child(  # type: ignore[assignment]
+        "framework-onEvent"
+    )
+    _trim_kubectl_handler_role(handler, in_vpc=in_vpc)
+    if in_vpc:
+        _out_of_the_vpc(framework)
 
 
 def _managed_policy_arns(*names: str) -> list[str]:

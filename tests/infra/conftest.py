@@ -20,7 +20,7 @@ from aws_cdk.assertions import Template
 import app as registrar_app
 from devcluster.lambda_runtime import copy_runtime
 from stacks import bundling
-from stacks.registrar_stack import RegistrarStack
+from stacks.registrar_stack import EbsPvRegistrar
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SKIP_BUNDLING: dict[str, Any] = {"aws:cdk:bundling-stacks": []}
@@ -50,7 +50,8 @@ MINIMAL = {"clusterName": "demo"}
 
 @dataclass
 class Synth:
-    stack: RegistrarStack
+    stack: cdk.Stack
+    registrar: EbsPvRegistrar
     template: Template
     raw: dict[str, Any]
     outdir: Path
@@ -71,9 +72,13 @@ def synthesize(outdir: Path, context: dict[str, Any], *, skip_bundling: bool = T
         context={**(SKIP_BUNDLING if skip_bundling else {}), **context}, outdir=str(outdir)
     )
     stack = registrar_app.build(app)
+    registrar = stack.node.find_child(registrar_app.REGISTRAR)
+    assert isinstance(registrar, EbsPvRegistrar)
     assembly = app.synth()
     raw = json.loads(json.dumps(assembly.get_stack_by_name(stack.stack_name).template))
-    return Synth(stack=stack, template=Template.from_json(raw), raw=raw, outdir=outdir)
+    return Synth(
+        stack=stack, registrar=registrar, template=Template.from_json(raw), raw=raw, outdir=outdir
+    )
 
 
 @pytest.fixture(scope="session")

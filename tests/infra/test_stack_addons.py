@@ -24,7 +24,7 @@ def addons(result: Synth) -> dict[str, dict[str, Any]]:
 
 
 def warnings(result: Synth) -> list[str]:
-    return [str(m.data) for m in result.stack.node.metadata if m.type == "aws:cdk:warning"]
+    return [str(m.data) for m in result.registrar.node.metadata if m.type == "aws:cdk:warning"]
 
 
 def test_defaults_preserve_what_is_on_the_cluster(synth: Callable[..., Synth]) -> None:

@@ -65,10 +65,10 @@ def test_every_acknowledgement_is_needed_and_explained(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, full: Synth
 ) -> None:
     """Without acknowledgements the full stack fails with exactly the acknowledged rules."""
-    acknowledged = {rule for _, rule, _ in nag.acknowledgements(full.stack)}
-    for _, rule, reason in nag.acknowledgements(full.stack):
+    acknowledged = {rule for _, rule, _ in nag.acknowledgements(full.registrar)}
+    for _, rule, reason in nag.acknowledgements(full.registrar):
         assert len(reason) > 60, rule
-    monkeypatch.setattr(nag, "acknowledgements", lambda stack: [])
+    monkeypatch.setattr(nag, "acknowledgements", lambda registrar: [])
     with pytest.raises(RuntimeError, match="ValidationFailed"):
         synthesize(tmp_path, FULL)
     report = json.loads((tmp_path / "validation-report.json").read_text())

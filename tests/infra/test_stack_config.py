@@ -242,7 +242,7 @@ def test_accepted_at_synthesis_is_accepted_by_the_function(
     [function] = result.resources("AWS::Lambda::Function").values()
     variables = function["Properties"]["Environment"]["Variables"]
     settings = Settings.from_env(variables)
-    assert settings == result.stack.config.settings
+    assert settings == result.registrar.config.settings
     for setting in contract.SETTINGS:
         if setting.key in context:
             assert variables[setting.variable] == contract.as_text(context[setting.key])
