@@ -109,7 +109,7 @@ class RegistrarOptions:
         return value
 
     @classmethod
-    def keys(cls) -> tuple[str, ...]:
+    def context_keys(cls) -> tuple[str, ...]:
         """The context keys that are options."""
         return tuple(key for key in CONTEXT_DEFAULTS if key not in NOT_OPTIONS)
 
@@ -129,6 +129,6 @@ class RegistrarOptions:
 
 
 def _option_names(message: str) -> str:
-    keys = sorted(RegistrarOptions.keys(), key=len, reverse=True)
+    keys = sorted(RegistrarOptions.context_keys(), key=len, reverse=True)
     return re.sub(r"\b(" + "|".join(keys) + r")\b", lambda m: option_name(m[1]), message)
 
