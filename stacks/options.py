@@ -118,9 +118,9 @@ class RegistrarOptions:
         the contract's rules; a refusal names the option (`kube_qps='0': ...`)."""
 
         def get(key: str) -> Any:
-            return cluster_name if key == "clusterName" else (
-                self.context_value(key) if key not in NOT_OPTIONS else CONTEXT_DEFAULTS[key]
-            )
+            if key == "clusterName":
+                return cluster_name
+            return CONTEXT_DEFAULTS[key] if key in NOT_OPTIONS else self.context_value(key)
 
         try:
             return RegistrarConfig.from_values(get, cluster_given=True)
