@@ -8,7 +8,7 @@ from aws_cdk import aws_eks as eks
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from stacks.config import RegistrarConfig
+from stacks.config import ConfigError, RegistrarConfig
 from stacks.constructs import failure_handling
 from stacks.constructs.csi_driver import CsiDriver
 from stacks.constructs.dashboard import RegistrarDashboard
@@ -53,6 +53,11 @@ class EbsPvRegistrar(Construct):
             config = (options or RegistrarOptions()).config(cluster.cluster_name)
         elif options is not None:
             raise TypeError("EbsPvRegistrar takes options= or config=, not both")
+        if config.apply_manifests and cluster is not None and not _runs_kubectl(cluster):
+            raise ConfigError(
+                "apply_manifests: the cluster object has no kubectl role; import it with "
+                "kubectl_role_arn= (a role that may administer it) and kubectl_layer="
+            )
         self.config = config
         self.cluster = cluster
 
@@ -166,3 +171,11 @@ class EbsPvRegistrar(Construct):
                 "or deploy with -c installPodIdentityAgent=true",
             )
         return driver
+
+
+def _runs_kubectl(cluster: eks.ICluster) -> bool:
+    """A cluster of this app has its own kubectl provider; an imported one needs a role for it."""
+    if isinstance(cluster, eks.Cluster):
+        return True
+    provider = getattr(cluster, "kubectl_provider", None)
+    return provider is not None or cluster.kubectl_role is not None

@@ -134,3 +134,10 @@ def test_the_example_app_synthesizes_from_a_copy_outside_the_repository(tmp_path
                if k.startswith("RegistrarManifests")]  # fmt: skip
     assert len(applied) == 3
     assert all(m["Properties"]["ClusterName"] == {"Ref": cluster_id} for m in applied)
+
+
+def test_manifests_need_a_cluster_object_that_can_run_kubectl() -> None:
+    stack = cdk.Stack(cdk.App(context=SKIP_BUNDLING), "S")
+    cluster = eks.Cluster.from_cluster_attributes(stack, "Cluster", cluster_name="prod")
+    with pytest.raises(ConfigError, match="apply_manifests: the cluster object has no kubectl"):
+        EbsPvRegistrar(stack, "R", cluster=cluster, options=RegistrarOptions(apply_manifests=True))
