@@ -3,7 +3,7 @@ one paginated LIST of every PV (there is no field selector on spec.csi.volumeHan
 page by page. Measured against the same registration's other requests (the baseline: what a
 registration cost before the check), in the same run.
 
-kmock over TLS as `PagingEmulator` (devcluster/scale.py: limit/continue like a real API
+kmock over TLS as `PagingEmulator` (devcluster/standins/scale.py: limit/continue like a real API
 server), seeded straight into its store: 9 of 10 PVs ours, 1 of 10 hand-written. Each
 measurement runs in a fresh child process (the client only), page size 500 as the function's
 gateway uses (adapters/eks.py: SWEEP_PAGE_SIZE): wall time, response bytes read, tracemalloc
@@ -24,8 +24,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from devcluster.scale import PagingKmockThread
-from devcluster.tlsapi import make_tls
+from devcluster.standins.scale import PagingKmockThread
+from devcluster.standins.tlsapi import make_tls
 from registrar.core.manifests import VolumeSpec, persistent_volume
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,7 +38,7 @@ url, ca, page, volume_id = sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[
 from registrar.adapters import kube_transport
 from registrar.adapters.kube import KubeGateway
 from registrar.adapters.kube_transport import RateLimit
-from registrar.engine.lifecycle import holders
+from registrar.core.objects import ClusterView
 
 read = [0]
 send = kube_transport.KubeTransport._send
@@ -52,7 +52,7 @@ gateway = KubeGateway(url, open(ca, "rb").read(), lambda _f: "t", page_size=page
                       rate_limit=RateLimit(qps=1e6, burst=1_000_000))
 tracemalloc.start()
 start = time.perf_counter()
-found = holders(gateway, volume_id)
+found = ClusterView(gateway.list("PersistentVolume")).holders(volume_id)
 elapsed = time.perf_counter() - start
 _, peak = tracemalloc.get_traced_memory()
 print(json.dumps({"found": found, "seconds": elapsed, "bytes": read[0],

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from devcluster.kmockthread import KmockThread
-from devcluster.motoserver import MotoServer, environment
-from devcluster.tlsapi import Tls, make_tls
+from devcluster.standins.kmockthread import KmockThread
+from devcluster.standins.motoserver import MotoServer, environment
+from devcluster.standins.tlsapi import Tls, make_tls
 from registrar.adapters.kube import KubeGateway
 from tests.support.cloudtrail import CloudTrailRecord
 from tests.support.counting import CountingProxy

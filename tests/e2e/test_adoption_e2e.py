@@ -21,10 +21,8 @@ import pytest
 import yaml
 from botocore.credentials import Credentials
 
-from devcluster import eventfactory as ef
-from devcluster.controlplane import ControlPlane
-from devcluster.identity import assume_role, create_role
-from registrar import handler
+from devcluster.standins.controlplane import ControlPlane
+from devcluster.standins.identity import assume_role, create_role
 from registrar.adapters.kube import KubeGateway
 from registrar.core.settings import Settings
 from tests.e2e.conftest import (
@@ -45,6 +43,7 @@ from tests.e2e.conftest import (
     wait_phase,
 )
 from tests.e2e.deployed import DeployedFunction
+from tests.support import eventfactory as ef
 from tests.support.cloudtrail import CloudTrailRecord
 
 Deploy = Callable[..., "DeployedFunction"]
@@ -82,7 +81,7 @@ def deploy(
 ) -> Deploy:
     """deploy(credentials=None, **REGISTRAR_*) -> the function whose settings are only these
     variables plus REGISTRAR_DEFAULT_CLUSTER (the plane's), read by `Settings.from_env()`,
-    signed with the registrar's role (or `credentials`); the handler now runs it."""
+    signed with the registrar's role (or `credentials`)."""
 
     def build(credentials: Credentials | None = None, **env: str) -> DeployedFunction:
         credentials = credentials or role_credentials
@@ -96,9 +95,7 @@ def deploy(
             warm[deployment] = DeployedFunction.build(
                 rbac_applied, credentials, Settings.from_env()
             )
-        function = warm[deployment]
-        monkeypatch.setattr(handler, "registrar", lambda: function.registrar)
-        return function
+        return warm[deployment]
 
     return build
 

@@ -14,7 +14,7 @@ from tests.conftest import REPO
 
 def test_the_wheel_holds_the_registrar_package_and_its_command(tmp_path: Path) -> None:
     source = tmp_path / "source"  # setuptools writes build/ beside the sources: not in ours
-    for tree in ("lambdas", "stacks", "ebs_pv_registrar"):
+    for tree in ("lambdas", "stacks", "asset", "render", "ebs_pv_registrar"):
         shutil.copytree(REPO / tree, source / tree, ignore=shutil.ignore_patterns("*.pyc"))
     for name in ("pyproject.toml", "README.md", "requirements.txt"):
         shutil.copy(REPO / name, source / name)
@@ -24,7 +24,7 @@ def test_the_wheel_holds_the_registrar_package_and_its_command(tmp_path: Path) -
     names = zipfile.ZipFile(wheel).namelist()
     packages = {name.split("/")[0] for name in names if not name.startswith("ebs_pv_registrar-")}
     # The function's package and the CDK construct; never devcluster, tests or bench.
-    assert packages == {"registrar", "stacks", "ebs_pv_registrar"}
+    assert packages == {"registrar", "stacks", "asset", "render", "ebs_pv_registrar"}
     assert "ebs_pv_registrar/__init__.py" in names and "stacks/options.py" in names
     assert "registrar/core/planner.py" in names and "registrar/adapters/kube.py" in names
     [entry_points] = [n for n in names if n.endswith("entry_points.txt")]

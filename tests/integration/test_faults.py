@@ -11,18 +11,17 @@ from typing import Any
 
 import pytest
 
-from devcluster import eventfactory as ef
-from devcluster.kmockthread import KmockThread, OneCluster
-from devcluster.tlsapi import Tls
+from devcluster.standins.kmockthread import KmockThread, OneCluster
+from devcluster.standins.tlsapi import Tls
 from registrar.adapters.aws import Ec2Volumes
 from registrar.adapters.kube import KubeGateway
 from registrar.adapters.kube_transport import RetryPolicy, Timeouts
 from registrar.core.errors import TransientError
 from registrar.core.events import parse_event
 from registrar.core.settings import Settings
-from registrar.engine.reconcile import Reconciler
 from registrar.engine.service import Registrar
 from registrar.handler import respond
+from tests.support import eventfactory as ef
 from tests.support.counting import CountingProxy, kube_requests
 
 pytestmark = pytest.mark.faults
@@ -137,8 +136,8 @@ def test_dropped_events_are_recovered_by_the_reconcile(
     for volume_id in delivered:
         event = ef.create_volume(volume_id, {"k8s-pv": created[volume_id]}, size=2)
         assert {o.result for o in registrar.handle(parse_event(event))} <= OUTCOMES
-    rows = Reconciler(SETTINGS, volumes, OneCluster(kube)).sweep("prod")
-    repaired = {row.volume_id for row in rows if row.action == "create"}
+    rows = Registrar(SETTINGS, volumes, OneCluster(kube)).sweep("prod")
+    repaired = {row.volume_id for row in rows if row.action == "registered"}
     assert repaired == set(created) - set(delivered)
     for volume_id, name in created.items():
         assert kube.get("PersistentVolume", name)["spec"]["csi"]["volumeHandle"] == volume_id

@@ -7,15 +7,14 @@ from typing import Any
 
 import pytest
 
-from devcluster import eventfactory as ef
-from devcluster.kmockthread import OneCluster
+from devcluster.standins.kmockthread import OneCluster
 from registrar.adapters.aws import CloudTrailIdentities, Ec2Volumes
 from registrar.adapters.kube import KubeGateway
 from registrar.core.errors import NotFoundError
 from registrar.core.events import parse_event
 from registrar.core.settings import Settings
-from registrar.engine.reconcile import Reconciler
 from registrar.engine.service import Registrar
+from tests.support import eventfactory as ef
 from tests.support.cloudtrail import CloudTrailRecord
 
 ADMIN = "arn:aws:iam::111122223333:role/PlatformAdmin"  # the samples' session issuer
@@ -133,9 +132,9 @@ def test_a_sweep_repairs_known_volumes_but_does_not_register_unverified_ones(
     registrar(kube).register(known)
     kube.delete("PersistentVolumeClaim", "known", "default")
     stranger = new_volume(ec2, **{"k8s-pv": "stranger"})
-    rows = Reconciler(SETTINGS, Ec2Volumes("us-east-1"), OneCluster(kube)).sweep("prod")
+    rows = Registrar(SETTINGS, Ec2Volumes("us-east-1"), OneCluster(kube)).sweep("prod")
     actions = {row.volume_id: row.action for row in rows}
-    assert actions == {known: "create", stranger: "unverified"}
+    assert actions == {known: "registered", stranger: "ignored"}
     assert kube.get("PersistentVolumeClaim", "known", "default")
     with pytest.raises(NotFoundError):
         kube.get("PersistentVolume", "stranger")

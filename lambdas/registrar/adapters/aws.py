@@ -60,7 +60,7 @@ _INVALID = {"InvalidParameterValue", "InvalidVolumeID.Malformed", "InvalidParame
 
 T = TypeVar("T")
 # AWS operations by service, declared beside the code that calls them: the Lambda asset's
-# botocore keeps only these (stacks/asset_trim.py reads every AWS_OPERATIONS in the package).
+# botocore keeps only these (asset/trim.py reads every AWS_OPERATIONS in the package).
 Operations = Mapping[str, tuple[str, ...]]
 EXISTING_BATCH = 200  # values per DescribeVolumes filter
 LOOKUP_PAGES = 10  # LookupEvents pages (50 events each) searched for a tag's last writer
@@ -182,6 +182,25 @@ class Ec2Volumes:
             )
             found |= {str(v["VolumeId"]) for v in response.get("Volumes", [])}
         return found
+
+    def missing_ids(self, volume_ids: Iterable[str]) -> set[str]:
+        """The ids EC2 says do not exist: DescribeVolumes of those very ids answers
+        InvalidVolume.NotFound. One call per batch when all exist; a batch that fails is halved
+        until each missing id has failed alone. A volume created seconds ago can fail too
+        (eventual consistency): ask only about volumes seen before."""
+        ids, missing = sorted(set(volume_ids)), set[str]()
+        batches = [ids[i : i + EXISTING_BATCH] for i in range(0, len(ids), EXISTING_BATCH)]
+        while batches:
+            batch = batches.pop()
+            try:
+                call_aws("DescribeVolumes", partial(self._ec2.describe_volumes, VolumeIds=batch))
+            except NotFoundError:
+                if len(batch) == 1:
+                    missing.add(batch[0])
+                else:
+                    half = len(batch) // 2
+                    batches += [batch[:half], batch[half:]]
+        return missing
 
     def write_status(self, volume_id: str, tags: Mapping[str, str]) -> None:
         pairs = [{"Key": key, "Value": value} for key, value in tags.items()]

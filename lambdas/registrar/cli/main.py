@@ -10,28 +10,37 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from registrar.cli.report import status_table, sweep_table, volume_statuses
 from registrar.cli.token import add_token_command
 from registrar.core import tags as t
-from registrar.core.errors import InvalidInputError, RegistrarError, SettingsError
-from registrar.core.events import Ignored, parse_event
+from registrar.core.decision import Decision, triage
+from registrar.core.errors import InvalidInputError, NotFoundError, RegistrarError, SettingsError
+from registrar.core.events import Ignored, VolumeCreated, parse_event
 from registrar.core.models import VolumeFacts
+from registrar.core.planner import Plan, plan_volume
 from registrar.core.settings import Settings, aws_region
 from registrar.core.sweep import target_cluster
+from registrar.core.work import WorkItem, work_items
 from registrar.engine.ports import VolumeReader
-from registrar.engine.service import Ready, Rejected, plan_event
+
+if TYPE_CHECKING:
+    from registrar.wiring import Wiring
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
-DEMO = Path("devcluster") / "demo.py"
+DEMO = Path("devcluster") / "demo" / "__main__.py"
 Command = Callable[[argparse.Namespace], int]
+Wire = Callable[[Settings, str], "Wiring"]
 T = TypeVar("T")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, wire: Wire | None = None) -> int:
+    """`wire(settings, region)`: the gateways the commands go through (registrar.wiring.wire
+    unless a test hands in one of its own)."""
     parser = _parser()
     args = parser.parse_args(argv)
+    args.wire = wire or _wire
     logging.basicConfig(
         stream=sys.stderr,
         level=logging.INFO if args.verbose else logging.CRITICAL,
@@ -100,24 +109,54 @@ def run_render(args: argparse.Namespace) -> int:
     event = parse_event(raw)
     settings = Settings.from_env()
     region = raw.get("region") or aws_region()
+    volumes = LazyVolumes(region)
     items, status = [], EXIT_OK
-    for planned in plan_event(event, LazyVolumes(region), settings):
-        if isinstance(planned, Ignored):
-            print(f"ignored: {planned.reason}", file=sys.stderr)
-        elif isinstance(planned, Rejected):
-            print(f"error: {planned.error}", file=sys.stderr)
+    if isinstance(event, Ignored):
+        print(f"ignored: {event.reason}", file=sys.stderr)
+    for item in [] if isinstance(event, Ignored) else work_items(event):
+        planned = _render_item(item, event, volumes, settings)
+        if isinstance(planned, Plan):
+            items += planned.items
+        elif planned.result == "invalid":
+            print(f"error: {planned.detail}", file=sys.stderr)
             status = EXIT_INVALID
-        elif isinstance(planned, Ready):
-            items += planned.plan.items
+        else:
+            print(f"ignored: {planned.detail}", file=sys.stderr)
     print(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}, indent=2))
     return status
 
 
-def run_register(args: argparse.Namespace) -> int:
-    # Imported here: boto3 costs ~0.2 s, and `token` runs before every kubectl command.
-    from registrar.wiring import build_registrar  # noqa: PLC0415
+def _render_item(
+    item: WorkItem, event: object, volumes: VolumeReader, settings: Settings
+) -> Plan | Decision:
+    """The objects an item would create, or why none."""
+    early = triage(item, settings)
+    if early is not None:
+        return early
+    if item.reason == "untagged":
+        return Decision("ignored", f"{t.PV_TAG} removed from {item.volume_id}: nothing to create")
+    if item.reason == "deleted":
+        return Decision("ignored", f"{item.volume_id} deleted: nothing to create")
+    facts = event.facts if isinstance(event, VolumeCreated) else None
+    try:
+        facts = facts or volumes.describe_volume(item.volume_id)
+        planned = plan_volume(facts, settings)
+    except NotFoundError:
+        return Decision("ignored", f"{item.volume_id} no longer exists")
+    except InvalidInputError as error:
+        return Decision("invalid", str(error))
+    return Decision("ignored", planned.reason) if isinstance(planned, Ignored) else planned
 
-    registrar = build_registrar(Settings.from_env(), args.region or aws_region())
+
+def _wire(settings: Settings, region: str) -> Wiring:
+    # Imported here: boto3 costs ~0.2 s, and `token` runs before every kubectl command.
+    from registrar.wiring import wire  # noqa: PLC0415
+
+    return wire(settings, region)
+
+
+def run_register(args: argparse.Namespace) -> int:
+    registrar = args.wire(Settings.from_env(), args.region or aws_region()).registrar()
     outcome = registrar.register(args.volume_id, args.cluster)
     for obj in outcome.objects:
         print(obj.line())
@@ -128,29 +167,24 @@ def run_register(args: argparse.Namespace) -> int:
 
 
 def run_reconcile(args: argparse.Namespace) -> int:
-    from registrar.engine.reconcile import Reconciler  # noqa: PLC0415 - see run_register
-    from registrar.wiring import build_gateways, build_identities  # noqa: PLC0415
-
     settings = Settings.from_env()
-    region = args.region or aws_region()
-    volumes, clusters = build_gateways(region, settings)
-    reconciler = Reconciler(settings, volumes, clusters, build_identities(settings, region))
+    clusters = _clusters(args, settings)
+    reconciler = args.wire(settings, args.region or aws_region()).registrar()
     rows = []
-    for cluster in _clusters(args, settings):
+    for cluster in clusters:
         rows += reconciler.sweep(cluster, dry_run=args.dry_run, progress=progress_bar)
     print(sweep_table(rows))
     return EXIT_FAILED if any(row.action == "conflict" for row in rows) else EXIT_OK
 
 
 def run_status(args: argparse.Namespace) -> int:
-    from registrar.wiring import build_gateways  # noqa: PLC0415 - see run_register
-
     settings = Settings.from_env()
-    volumes, clusters = build_gateways(args.region or aws_region(), settings)
-    tagged = list(progress_bar(volumes.tagged_volumes(), "tagged volumes"))
+    clusters = _clusters(args, settings)
+    wiring = args.wire(settings, args.region or aws_region())
+    tagged = list(progress_bar(wiring.volumes.tagged_volumes(), "tagged volumes"))
     found = []
-    for cluster in _clusters(args, settings):
-        kube = clusters.kube_for(cluster)
+    for cluster in clusters:
+        kube = wiring.clusters.kube_for(cluster)
         pvs = kube.list("PersistentVolume", t.MANAGED_SELECTOR)
         pvcs = kube.list("PersistentVolumeClaim", t.MANAGED_SELECTOR)
         mine = [v for v in tagged if target_cluster(v, settings) == cluster]
@@ -161,7 +195,7 @@ def run_status(args: argparse.Namespace) -> int:
 
 def progress_bar(items: Iterable[T], label: str, total: int | None = None) -> Iterable[T]:
     """A tqdm bar on stderr, shown only to a person at a terminal."""
-    from tqdm import tqdm  # noqa: PLC0415 - see run_register
+    from tqdm import tqdm  # noqa: PLC0415 - see _wire
 
     return tqdm(items, desc=label, total=total, unit="", file=sys.stderr,
                 disable=not sys.stderr.isatty(), leave=False)
@@ -183,7 +217,7 @@ class LazyVolumes:
 
     @cached_property
     def _ec2(self) -> VolumeReader:
-        from registrar.adapters.aws import Ec2Volumes  # noqa: PLC0415 - see run_register
+        from registrar.adapters.aws import Ec2Volumes  # noqa: PLC0415 - see _wire
 
         return Ec2Volumes(self._region)
 

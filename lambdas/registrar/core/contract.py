@@ -168,7 +168,7 @@ DEFAULT_NAMESPACE = Setting(
     "default_namespace", "defaultNamespace", "REGISTRAR_DEFAULT_NAMESPACE", "default", TEXT
 )
 # Blank is the default `*`, as for every setting but the denied list: the function and the
-# rendered admission policy and RBAC (stacks/k8s_manifests.py) both read it as any namespace.
+# rendered admission policy and RBAC (render/manifests.py) both read it as any namespace.
 ALLOWED_NAMESPACES = Setting(
     "allowed_namespaces",
     "allowedNamespaces",
@@ -269,8 +269,8 @@ AUTO_MODE_CSI_DRIVER = tags.AUTO_MODE_CSI_DRIVER
 
 SERVICE = tags.MANAGER  # Powertools' service name: the `service` dimension of every metric
 METRICS_NAMESPACE = "EbsPvRegistrar"
-# The metric the handler counts for each result of an outcome (engine Result), by dashboard
-# panel; the DLQ and the RegistrationFailed alarm cover "failed".
+# The metric the handler counts for each result of an outcome (core/decision.py Result), by
+# dashboard panel; the DLQ and the RegistrationFailed alarm cover "failed" and "deferred".
 REGISTRATION_METRICS = {
     "registered": "Registered",
     "unchanged": "Unchanged",
@@ -278,11 +278,14 @@ REGISTRATION_METRICS = {
     "conflict": "Conflict",
     "refused": "ClusterRefused",
     "failed": "RegistrationFailed",
+    "drift": "Drift",
+    "pending": "Pending",
 }
 LIFECYCLE_METRICS = {
     "ignored": "Ignored",
     "released": "Released",
     "reconciled": "Reconciled",
+    "deferred": "Deferred",
 }
 OUTCOME_METRICS = {**REGISTRATION_METRICS, **LIFECYCLE_METRICS}
 INVALID_METRIC = OUTCOME_METRICS["invalid"]
