@@ -25,8 +25,6 @@ from typing import Any
 from devcluster.standins.harshness import HARSH, Harshness
 
 EC2_VERSION = "2016-11-15"
-NS = f"http://ec2.amazonaws.com/doc/{EC2_VERSION}/"
-ET.register_namespace("", NS)
 
 
 def ec2_error(code: str, message: str) -> bytes:
@@ -129,36 +127,51 @@ class HarshEc2:
         self, path: str, params: dict[str, list[str]], headers: dict[str, str]
     ) -> tuple[int, bytes, dict[str, str]]:
         wanted = int(params.pop("MaxResults", ["0"])[0] or 0)
-        start = int(params.pop("NextToken", ["0"])[0] or 0)
+        start = int((params.pop("NextToken", [""])[0] or "0").split(".")[0])
         body = urllib.parse.urlencode({k: v[0] for k, v in params.items()}).encode()
         status, data, reply = self.forward("POST", path, body, headers)
         if status != 200 or not wanted:  # without MaxResults EC2 answers everything at once
             return status, data, reply
         root = ET.fromstring(data)
-        volume_set = root.find(f"{{{NS}}}volumeSet")
+        volume_set = _child(root, "volumeSet")
         items = [item for item in self._items(root) if not self._young(item)]
         with self._lock:
             self.pages += 1
-            empty = self.harshness.empty_page_every and self.pages % self.harshness.empty_page_every == 0
+            serial = self.pages
+        every = self.harshness.empty_page_every
+        empty = bool(every) and serial % every == 0
         size = 0 if empty else min(wanted, self.harshness.page_items or wanted)
         if volume_set is not None:
             for item in list(volume_set):
                 volume_set.remove(item)
             volume_set.extend(items[start : start + size])
         if start + size < len(items):
-            ET.SubElement(root, f"{{{NS}}}nextToken").text = str(start + size)
+            # Opaque, and never the same twice (an empty page must not repeat the token).
+            ET.SubElement(root, _name(root, "nextToken")).text = f"{start + size}.{serial}"
+        ET.register_namespace("", _name(root, "")[1:-1])
         return status, ET.tostring(root, xml_declaration=True, encoding="UTF-8"), {"Content-Type": "text/xml"}
 
     def _items(self, root: ET.Element) -> list[ET.Element]:
-        volume_set = root.find(f"{{{NS}}}volumeSet")
+        volume_set = _child(root, "volumeSet")
         return [] if volume_set is None else list(volume_set)
 
     def _young(self, item: ET.Element) -> bool:
         if not self.harshness.invisible_s:
             return False
+        # moto's createTime has whole seconds: the volume may be up to one second younger.
         created = datetime.fromisoformat(_text(item, "createTime").replace("Z", "+00:00"))
-        return datetime.now(UTC) - created < timedelta(seconds=self.harshness.invisible_s)
+        age = datetime.now(UTC) - created - timedelta(seconds=1)
+        return age < timedelta(seconds=self.harshness.invisible_s)
+
+
+def _name(element: ET.Element, name: str) -> str:
+    """`name` in the namespace of `element` (moto's and EC2's differ by a slash)."""
+    return element.tag[: element.tag.index("}") + 1] + name if element.tag.startswith("{") else name
+
+
+def _child(element: ET.Element, name: str) -> ET.Element | None:
+    return element.find(_name(element, name))
 
 
 def _text(item: ET.Element, name: str) -> str:
-    return item.findtext(f"{{{NS}}}{name}") or ""
+    return item.findtext(_name(item, name)) or ""

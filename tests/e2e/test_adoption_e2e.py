@@ -24,7 +24,9 @@ from botocore.credentials import Credentials
 from devcluster import eventfactory as ef
 from devcluster.controlplane import ControlPlane
 from devcluster.identity import assume_role, create_role
+from devcluster.standins.cloudtrail import CloudTrailStandIn
 from registrar import handler
+from registrar.adapters import aws
 from registrar.adapters.kube import KubeGateway
 from registrar.core.settings import Settings
 from tests.e2e.conftest import (
@@ -45,7 +47,6 @@ from tests.e2e.conftest import (
     wait_phase,
 )
 from tests.e2e.deployed import DeployedFunction
-from tests.support.cloudtrail import CloudTrailRecord
 
 Deploy = Callable[..., "DeployedFunction"]
 
@@ -664,7 +665,8 @@ def test_an_event_naming_no_caller_asks_cloudtrail_who_set_each_tag(
     route: Callable[[dict[str, Any], str], None],
     deploy: Deploy,
     admin: KubeGateway,
-    trail: CloudTrailRecord,
+    trail: CloudTrailStandIn,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     function = deploy(
         REGISTRAR_ALLOWED_PRINCIPALS=ADMIN_ROLE, REGISTRAR_UNVERIFIED_EVENTS="cloudtrail"
@@ -675,7 +677,8 @@ def test_an_event_naming_no_caller_asks_cloudtrail_who_set_each_tag(
     by_admin = ef.create_tags([volume_id], {"k8s-pv": pv}, region=REGION)["detail"]
     claim_tags = ef.create_tags([volume_id], {"k8s-pvc": claim}, region=REGION)
     by_stranger = as_caller(claim_tags, STRANGER)["detail"]
-    trail.records[volume_id] = [by_admin, by_stranger]  # oldest first
+    for record in (by_admin, by_stranger):  # oldest first, delivered already
+        trail.record(record, lag=0)
     notification = ef.ebs_notification(volume_id, region=REGION)  # EBS names no caller
     route(notification, "EbsVolumeNotification")
 
@@ -686,6 +689,7 @@ def test_an_event_naming_no_caller_asks_cloudtrail_who_set_each_tag(
     assert status == f"error: principal: '{STRANGER}' may not set k8s-pvc", status
     assert absent(admin, "PersistentVolume", pv)
     by_admin_too = ef.create_tags([volume_id], {"k8s-pvc": claim}, region=REGION)["detail"]
-    trail.records[volume_id] = [by_admin, by_stranger, by_admin_too]  # the admin set it last
+    trail.record(by_admin_too, lag=0)  # the admin set it last
+    monkeypatch.setattr(aws, "LOOKUP_SHARE_S", 0.0)  # a later invocation looks again
     assert only_outcome(function(notification))["result"] == "registered"
     assert wait_phase(admin, "PersistentVolumeClaim", claim, "default") == "Bound"

@@ -72,7 +72,8 @@ EXISTING_BATCH = 200  # values per DescribeVolumes filter, or volume ids per cal
 PAGE_SIZE = 500  # DescribeVolumes' largest MaxResults
 LOOKUP_PAGES = 10  # LookupEvents pages (50 events each) searched for one volume's tag writers
 LOOKUP_BUDGET = 20  # LookupEvents calls per LOOKUP_WINDOW_S, whatever the volumes
-LOOKUP_WINDOW_S = 60.0  # about one invocation: the budget refills and the cache expires
+LOOKUP_WINDOW_S = 60.0  # the budget refills over this long
+LOOKUP_SHARE_S = 5.0  # a volume's walk answers again for this long (a batch, a duplicate)
 LOOKUP_RATE = 2.0  # LookupEvents calls a second: CloudTrail's limit per account and region
 # A volume just created may answer InvalidVolume.NotFound for a while ("Eventual consistency in
 # the Amazon EC2 API": describe again with exponential backoff): the waits before each retry.
@@ -424,9 +425,10 @@ class CloudTrailIdentities:
     - bounded: at most LOOKUP_PAGES pages for one volume, LOOKUP_BUDGET calls per
       LOOKUP_WINDOW_S for all of them; past a bound the keys not found yet are missing from
       the answer (the writer is unknown, not refused);
-    - shared: one walk of a volume's record, newest first, serves every key and every event
-      of that volume for LOOKUP_WINDOW_S (at-least-once delivery repeats events), and carries
-      on from its last page when asked for a key it has not found yet.
+    - shared: one walk of a volume's record, newest first, serves every key and every work
+      item of that volume for LOOKUP_SHARE_S (a batch; a duplicate of at-least-once
+      delivery), and carries on from its last page when asked for a key it has not found yet.
+      Short, because a record delivered since would be missed: `new_invocation` ends it.
 
     A record is searchable only once CloudTrail has delivered it ("within an average of about
     5 minutes of an API call; this time is not guaranteed"): an empty answer is no verdict."""
@@ -453,8 +455,8 @@ class CloudTrailIdentities:
         return _client("cloudtrail", self._region, self._session)
 
     def new_invocation(self) -> None:
-        """Forget every walk and refill the budget (an invocation's start, when the caller
-        knows it; otherwise both follow LOOKUP_WINDOW_S)."""
+        """Forget every walk and refill the budget: an invocation's start, when the caller
+        knows it (otherwise LOOKUP_SHARE_S and LOOKUP_WINDOW_S bound both)."""
         with self._lock:
             self._walks.clear()
             self._budget.refill()
@@ -474,8 +476,8 @@ class CloudTrailIdentities:
     def _walk(self, volume_id: str) -> _Walk:
         now = self._clock()
         walk = self._walks.get(volume_id)
-        if walk is None or now - walk.started > LOOKUP_WINDOW_S:
-            for stale in [v for v, w in self._walks.items() if now - w.started > LOOKUP_WINDOW_S]:
+        if walk is None or now - walk.started > LOOKUP_SHARE_S:
+            for stale in [v for v, w in self._walks.items() if now - w.started > LOOKUP_SHARE_S]:
                 del self._walks[stale]
             walk = self._walks[volume_id] = _Walk(now)
         return walk
