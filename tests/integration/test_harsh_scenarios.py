@@ -116,8 +116,9 @@ def test_a_late_event_never_overwrites_registered(
     created = ef.create_volume(volume_id, {"k8s-pv": "settled"})
     trail.record(created["detail"])  # not searchable for a while
     notification = ef.ebs_notification(volume_id)
-    answers = [respond(e, registrar) for e in deliveries([created, notification], seed=1)]
-    assert "registered" in sum((results(a) for a in answers), [])
+    assert results(respond(created, registrar)) == ["registered"]
+    for event in deliveries([notification], seed=1):  # late, perhaps twice
+        respond(event, registrar)
     assert (status(ec2, volume_id) or "").startswith("registered"), status(ec2, volume_id)
 
 
