@@ -119,7 +119,7 @@ def test_the_stand_in_throttles_a_third_call_within_a_second(
 
     client = boto3.client(
         "cloudtrail", region_name="us-east-1", endpoint_url=trail.url,
-        config=aws.Config(retries={"mode": "standard", "max_attempts": 1}),
+        config=aws.Config(retries={"mode": "standard", "total_max_attempts": 1}),
     )
     codes = []
     for _ in range(4):

@@ -93,13 +93,14 @@ def test_a_notification_beating_cloudtrail_leaves_the_volume_pending_then_regist
     the writer is unknown, not refused. Once the record is searchable, the sweep registers."""
     registrar = service(kube, LOOKED_UP)
     volume_id = new_volume(ec2, **{"k8s-pv": "lagging"})
-    trail.record(ef.create_volume(volume_id, {"k8s-pv": "lagging"})["detail"])  # harsh lag
+    lag = 5.0  # longer than the notification's own handling (a young volume is waited for)
+    trail.record(ef.create_volume(volume_id, {"k8s-pv": "lagging"})["detail"], lag=lag)
     notification = ef.ebs_notification(volume_id)
     for event in deliveries([notification], seed=5):
         assert "invalid" not in results(respond(event, registrar))
     assert not (status(ec2, volume_id) or "").startswith("error")
     assert not exists(kube, "PersistentVolume", "lagging")
-    time.sleep(trail.lag)
+    time.sleep(lag)
     respond(ef.scheduled(), service(kube, LOOKED_UP))  # a later invocation: the hourly sweep
     assert (status(ec2, volume_id) or "").startswith("registered")
     assert exists(kube, "PersistentVolume", "lagging")
@@ -114,7 +115,7 @@ def test_a_late_event_never_overwrites_registered(
     registrar = service(kube, LOOKED_UP)
     volume_id = new_volume(ec2, **{"k8s-pv": "settled"})
     created = ef.create_volume(volume_id, {"k8s-pv": "settled"})
-    trail.record(created["detail"])  # not searchable for a while
+    trail.record(created["detail"], lag=60)  # not searchable for the whole test
     notification = ef.ebs_notification(volume_id)
     assert results(respond(created, registrar)) == ["registered"]
     for event in deliveries([notification], seed=1):  # late, perhaps twice

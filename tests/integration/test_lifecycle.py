@@ -209,7 +209,8 @@ def test_scheduled_event_reconciles_every_cluster(
     region: str, ec2: Any, kube: KubeGateway
 ) -> None:
     registrar, _ = make(SETTINGS, kube)
-    new_volume(ec2, **{"k8s-pv": "scheduled"})
+    volume_id = new_volume(ec2, **{"k8s-pv": "scheduled"})
+    Ec2Volumes(region).describe_volume(volume_id)  # listed once EC2 shows it (eventual consistency)
     outcomes = registrar.handle(parse_event(ef.scheduled()))
     assert [(o.result, o.detail) for o in outcomes] == [("reconciled", "prod: 1 create")]
     assert exists(kube, "PersistentVolume", "scheduled")
