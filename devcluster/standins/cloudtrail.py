@@ -44,7 +44,9 @@ class CloudTrailStandIn:
         self.lag = harshness.trail_lag_s
         self.calls = 0
         self.throttled = 0
-        self._records: list[tuple[float, datetime, dict[str, Any]]] = []  # (searchable at, time, record)
+        self._records: list[
+            tuple[float, datetime, dict[str, Any]]
+        ] = []  # (searchable at, time, record)
         self._bucket = _Bucket(harshness.trail_rate)
         self._lock = threading.Lock()
         trail = self
@@ -99,7 +101,11 @@ class CloudTrailStandIn:
         oldest = wall - RETENTION
         if request.get("StartTime"):
             oldest = max(oldest, datetime.fromtimestamp(float(request["StartTime"]), UTC))
-        newest = datetime.fromtimestamp(float(request["EndTime"]), UTC) if request.get("EndTime") else wall
+        newest = (
+            datetime.fromtimestamp(float(request["EndTime"]), UTC)
+            if request.get("EndTime")
+            else wall
+        )
         attribute = (request.get("LookupAttributes") or [{}])[0]
         key, value = attribute.get("AttributeKey"), attribute.get("AttributeValue")
         newest_first = sorted(
@@ -136,6 +142,8 @@ def _event(detail: dict[str, Any]) -> dict[str, Any]:
         "EventTime": datetime.strptime(detail["eventTime"], "%Y-%m-%dT%H:%M:%SZ")
         .replace(tzinfo=UTC)
         .timestamp(),
-        "Resources": [{"ResourceType": "AWS::EC2::Volume", "ResourceName": r} for r in resource_ids(detail)],
+        "Resources": [
+            {"ResourceType": "AWS::EC2::Volume", "ResourceName": r} for r in resource_ids(detail)
+        ],
         "CloudTrailEvent": json.dumps(detail),
     }

@@ -57,7 +57,13 @@ class HarshEc2:
             def _answer(self, status: int, data: bytes, headers: dict[str, str]) -> None:
                 self.send_response(status)
                 for key, value in headers.items():
-                    if key.lower() not in ("transfer-encoding", "content-length", "connection", "date", "server"):
+                    if key.lower() not in (
+                        "transfer-encoding",
+                        "content-length",
+                        "connection",
+                        "date",
+                        "server",
+                    ):
                         self.send_header(key, value)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -74,7 +80,9 @@ class HarshEc2:
         self._server.shutdown()
         self._server.server_close()
 
-    def handle(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:
+    def handle(
+        self, path: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, bytes, dict[str, str]]:
         params = urllib.parse.parse_qs(body.decode(), keep_blank_values=True)
         action = params.get("Action", [""])[0]
         if params.get("Version", [""])[0] != EC2_VERSION:
@@ -93,7 +101,10 @@ class HarshEc2:
     ) -> tuple[int, bytes, dict[str, str]]:
         headers = {k: v for k, v in headers.items() if k.lower() not in ("host", "content-length")}
         request = urllib.request.Request(
-            self.upstream + path, data=body if method == "POST" else None, headers=headers, method=method
+            self.upstream + path,
+            data=body if method == "POST" else None,
+            headers=headers,
+            method=method,
         )
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
@@ -120,7 +131,11 @@ class HarshEc2:
         young = [_text(item, "volumeId") for item in self._items(root) if self._young(item)]
         if young:
             missing = ", ".join(young)
-            return 400, ec2_error("InvalidVolume.NotFound", f"The volume '{missing}' does not exist."), {}
+            return (
+                400,
+                ec2_error("InvalidVolume.NotFound", f"The volume '{missing}' does not exist."),
+                {},
+            )
         return status, data, reply
 
     def _listing(
@@ -149,7 +164,11 @@ class HarshEc2:
             # Opaque, and never the same twice (an empty page must not repeat the token).
             ET.SubElement(root, _name(root, "nextToken")).text = f"{start + size}.{serial}"
         ET.register_namespace("", _name(root, "")[1:-1])
-        return status, ET.tostring(root, xml_declaration=True, encoding="UTF-8"), {"Content-Type": "text/xml"}
+        return (
+            status,
+            ET.tostring(root, xml_declaration=True, encoding="UTF-8"),
+            {"Content-Type": "text/xml"},
+        )
 
     def _items(self, root: ET.Element) -> list[ET.Element]:
         volume_set = _child(root, "volumeSet")

@@ -14,8 +14,8 @@ import pytest
 
 from devcluster import eventfactory as ef
 from devcluster.lambda_runtime import lambda_env
-from stacks import asset_trim, bundling
 from devcluster.standins.cloudtrail import CloudTrailStandIn
+from stacks import asset_trim, bundling
 
 DECLARED = asset_trim.declared_operations(bundling.ASSET_ROOT / bundling.PACKAGE)
 

@@ -27,7 +27,11 @@ def new_volumes(ec2: Any, count: int, **tags: str) -> list[str]:
     tags = tags or {"Name": "harsh"}
     spec = [{"ResourceType": "volume", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}]
     return [
-        str(ec2.create_volume(AvailabilityZone="us-east-1a", Size=1, TagSpecifications=spec)["VolumeId"])
+        str(
+            ec2.create_volume(AvailabilityZone="us-east-1a", Size=1, TagSpecifications=spec)[
+                "VolumeId"
+            ]
+        )
         for _ in range(count)
     ]
 
@@ -114,12 +118,14 @@ def test_the_stand_in_throttles_a_third_call_within_a_second(
     trail: CloudTrailStandIn, moto_endpoint: str
 ) -> None:
     import boto3  # noqa: PLC0415
-
+    from botocore.config import Config  # noqa: PLC0415
     from botocore.exceptions import ClientError  # noqa: PLC0415
 
     client = boto3.client(
-        "cloudtrail", region_name="us-east-1", endpoint_url=trail.url,
-        config=aws.Config(retries={"mode": "standard", "total_max_attempts": 1}),
+        "cloudtrail",
+        region_name="us-east-1",
+        endpoint_url=trail.url,
+        config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
     )
     codes = []
     for _ in range(4):
@@ -151,7 +157,9 @@ def test_one_create_tags_over_many_volumes_is_found_for_each(trail: CloudTrailSt
     assert all(identities.who_set(v, ["k8s-pv"])["k8s-pv"][-1] == ADMIN for v in ids)
 
 
-def test_lookups_stop_at_the_budget(trail: CloudTrailStandIn, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lookups_stop_at_the_budget(
+    trail: CloudTrailStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(aws, "LOOKUP_BUDGET", 3)
     ids = [f"vol-{n:017x}" for n in range(200, 205)]
     for volume_id in ids:

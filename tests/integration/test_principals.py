@@ -9,6 +9,7 @@ import pytest
 
 from devcluster import eventfactory as ef
 from devcluster.kmockthread import OneCluster
+from devcluster.standins.cloudtrail import CloudTrailStandIn
 from registrar.adapters.aws import CloudTrailIdentities, Ec2Volumes
 from registrar.adapters.kube import KubeGateway
 from registrar.core.errors import NotFoundError

@@ -211,7 +211,7 @@ class Ec2Volumes:
         until each missing id has failed alone. A volume created seconds ago can fail too
         (eventual consistency): ask only about volumes seen before."""
         ids, missing = sorted(set(volume_ids)), set[str]()
-        batches = [ids[start : start + EXISTING_BATCH] for start in range(0, len(ids), EXISTING_BATCH)]
+        batches = [ids[i : i + EXISTING_BATCH] for i in range(0, len(ids), EXISTING_BATCH)]
         while batches:
             batch = batches.pop()
             try:
