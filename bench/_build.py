@@ -1,4 +1,4 @@
-"""Builds shared by the benchmarks: the real asset (stacks.bundling.bundle, the code path the
+"""Builds shared by the benchmarks: the real asset (asset.build.bundle, the code path the
 CDK runs), the naive bundle (plain pip install of lambdas/requirements.txt) and a stand-in for
 the Lambda runtime's own boto3/botocore (/var/runtime)."""
 
@@ -10,8 +10,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from devcluster.lambda_runtime import copy_runtime
-from stacks import bundling
+from asset import build
+from devcluster.standins.lambda_runtime import copy_runtime
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -25,10 +25,10 @@ def asset(rebuild: bool = False, *, host: bool = False) -> Path:
     this machine's wheels, so native modules load here as they do in Lambda."""
     arch = platform.machine() if host else "aarch64"
     out = WORK / ("asset" if not host else f"asset-{arch}")
-    if rebuild or not (out / bundling.PACKAGE).is_dir():
+    if rebuild or not (out / build.PACKAGE).is_dir():
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir(parents=True)
-        bundling.bundle(bundling.ASSET_ROOT, str(out), f"manylinux2014_{arch}")
+        build.bundle(build.ASSET_ROOT, str(out), f"manylinux2014_{arch}")
     return out
 
 
@@ -51,10 +51,10 @@ def naive(rebuild: bool = False, *, host: bool = True, compile_: bool = True) ->
         out.mkdir(parents=True)
         requirements = WORK / "naive-requirements.txt"
         requirements.write_text(NAIVE_REQUIREMENTS)
-        command = bundling.pip_command(str(out), str(requirements), f"manylinux2014_{arch}")
+        command = build.pip_command(str(out), str(requirements), f"manylinux2014_{arch}")
         subprocess.run(command, check=True)
         shutil.copy2(HANDLERS / "naive_handler.py", out / "naive_handler.py")
-        python = bundling.target_python()
+        python = build.target_python()
         if compile_ and python:
             subprocess.run([python, "-m", "compileall", "-q", "-j0", str(out)], check=False)
     return out
@@ -65,7 +65,7 @@ def runtime_dir() -> Path:
     out = WORK / "runtime"
     if not (out / "boto3").is_dir():
         shutil.rmtree(out, ignore_errors=True)
-        copy_runtime(out, bundling.target_python())
+        copy_runtime(out, build.target_python())
     return out
 
 

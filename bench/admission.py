@@ -24,9 +24,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from devcluster import access
-from devcluster.certs import make_tls
-from devcluster.controlplane import ControlPlane, build_binary
+from devcluster.standins import access
+from devcluster.standins.certs import make_tls
+from devcluster.standins.controlplane import ControlPlane, build_binary
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -3,9 +3,9 @@ function's time (60 s timeout; a sweep starts no repair with less than 10 s left
 default client rate limit (REGISTRAR_KUBE_QPS=5, burst 10).
 
 moto over HTTP holds the volumes (tagged `k8s-pv`, nothing registered yet); kmock over TLS as
-`PagingEmulator` (devcluster/scale.py) is the API server. Each run is what the hourly schedule
-invokes: `Registrar.handle(ScheduledReconcile, remaining=...)` with the clock a Lambda context
-would give. Runs only a few sweeps by default (each takes the function's whole minute) and
+`PagingEmulator` (devcluster/standins/scale.py) is the API server. Each run is what the hourly
+schedule invokes: `Registrar.handle(ScheduledReconcile, remaining=...)` with the clock a Lambda
+context would give. Runs only a few sweeps by default (each takes the function's whole minute) and
 extrapolates the number of hourly runs the backlog needs; `--runs 0` drains it all.
 
 Usage: .venv/bin/python -m bench.backlog [--volumes 1000] [--runs 2] [--timeout 60]
@@ -23,10 +23,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from devcluster.kmockthread import OneCluster
-from devcluster.motoserver import MotoServer, environment
-from devcluster.scale import PagingKmockThread
-from devcluster.tlsapi import make_tls
+from devcluster.standins.kmockthread import OneCluster
+from devcluster.standins.motoserver import MotoServer, environment
+from devcluster.standins.scale import PagingKmockThread
+from devcluster.standins.tlsapi import make_tls
 from registrar.adapters.aws import Ec2Volumes
 from registrar.adapters.kube import KubeGateway
 from registrar.adapters.kube_transport import RateLimit

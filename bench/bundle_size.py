@@ -1,4 +1,4 @@
-"""Unzipped size of the Lambda asset (stacks.bundling.bundle, as the CDK builds it) against the
+"""Unzipped size of the Lambda asset (asset.build.bundle, as the CDK builds it) against the
 naive bundle (powertools with its Tracer, kubernetes: bench/_build.py), and what
 shipping boto3/botocore would cost.
 

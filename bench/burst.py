@@ -24,16 +24,16 @@ from pathlib import Path
 from typing import Any
 
 from bench.reconcile import PagingProxy
-from devcluster import eventfactory as ef
-from devcluster.kmockthread import OneCluster
-from devcluster.motoserver import MotoServer
-from devcluster.scale import SETTINGS, PagingKmockThread
-from devcluster.tlsapi import make_tls
+from devcluster.standins.kmockthread import OneCluster
+from devcluster.standins.motoserver import MotoServer
+from devcluster.standins.scale import SETTINGS, PagingKmockThread
+from devcluster.standins.tlsapi import make_tls
 from registrar.adapters.aws import Ec2Volumes
 from registrar.adapters.kube import KubeGateway
 from registrar.adapters.kube_transport import RateLimit
 from registrar.core.events import parse_event
 from registrar.engine.service import Outcome, Registrar
+from tests.support import eventfactory as ef
 
 
 def max_in_window(stamps: list[float], window: float = 1.0) -> int:

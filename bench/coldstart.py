@@ -1,9 +1,9 @@
 """Cold start as Lambda reports it: Init Duration and the first invocation's Duration, measured
-through the real runtime parts (devcluster/lambda_rie.py: the Runtime Interface Emulator and
-awslambdaric on the runtime's Python, code directories read-only, a fresh interpreter per cold
-start), for three bundles handling the same two events:
+through the real runtime parts (devcluster/standins/lambda_rie.py: the Runtime Interface
+Emulator and awslambdaric on the runtime's Python, code directories read-only, a fresh
+interpreter per cold start), for three bundles handling the same two events:
 
-  ours    the asset as stacks/bundling.py builds it (this machine's wheels, same recipe)
+  ours    the asset as asset/build.py builds it (this machine's wheels, same recipe)
   naive   powertools (Logger, Metrics, Tracer) + the full kubernetes client + boto3 clients at
           module level (bench/handlers/naive_handler.py)
   empty   an empty handler: the interpreter and the runtime client alone
@@ -34,11 +34,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from asset import build
 from bench import _build
 from bench.standin import StandIn
-from devcluster.events import create_volume_event
-from devcluster.lambda_rie import Emulator, Sample, runtime_parts
-from stacks import bundling
+from devcluster.demo.events import create_volume_event
+from devcluster.standins.lambda_rie import Emulator, Sample, runtime_parts
 
 REGION = "us-east-1"
 CLUSTER = "prod"
@@ -159,7 +159,7 @@ def task_with_handlers(name: str, base: Path | None, handlers: dict[str, str]) -
         shutil.copytree(base, out, symlinks=True)
     for module, source in handlers.items():
         (out / f"{module}.py").write_text(source)
-    python = bundling.target_python()
+    python = build.target_python()
     files = [str(out / f"{module}.py") for module in handlers]
     subprocess.run([str(python), "-m", "py_compile", *files], check=True)
     return out
@@ -173,9 +173,9 @@ def libraries(name: str, requirements_list: tuple[str, ...], rebuild: bool) -> P
         requirements = _build.WORK / f"{name}-requirements.txt"
         requirements.write_text("\n".join(requirements_list) + "\n")
         arch = f"manylinux2014_{os.uname().machine}"
-        subprocess.run(bundling.pip_command(str(out), str(requirements), arch), check=True)
+        subprocess.run(build.pip_command(str(out), str(requirements), arch), check=True)
         subprocess.run(
-            [str(bundling.target_python()), "-m", "compileall", "-q", "-j0", str(out)], check=False
+            [str(build.target_python()), "-m", "compileall", "-q", "-j0", str(out)], check=False
         )
         (out / ".complete").touch()
     return out
@@ -302,7 +302,7 @@ def goals(samples: dict[Key, list[Sample]], empty_init: float, size: int) -> Non
 
 def importtime(asset: Path) -> None:
     """`python -X importtime` of ours (inflated by the profiler): self time by package."""
-    python = bundling.target_python()
+    python = build.target_python()
     code = f"import sys; sys.path[:0] = [{str(asset)!r}]; import registrar.handler"
     argv = [str(python), "-I", "-S", "-X", "importtime", "-c", code]
     done = subprocess.run(argv, capture_output=True, text=True, check=True)
@@ -326,9 +326,9 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--importtime", action="store_true")
     args = parser.parse_args()
-    python = bundling.target_python()
+    python = build.target_python()
     if python is None:
-        raise SystemExit(f"no python{bundling.PYTHON_VERSION} to run the asset with")
+        raise SystemExit(f"no python{build.PYTHON_VERSION} to run the asset with")
     print(f"host: {os.uname().machine}, {os.cpu_count()} cores; runtime Python {python}")
     emulator = Emulator(runtime_parts(), python)
     chosen = variants(args.rebuild, args.floors, args.tracing)

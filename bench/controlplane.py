@@ -1,6 +1,6 @@
 """What kube-scheduler and the workload controllers cost the local control plane at start-up.
 
-Each run starts the control plane (devcluster/controlplane.py) in a fresh directory and
+Each run starts the control plane (devcluster/standins/controlplane.py) in a fresh directory and
 measures, in the same run:
 - ready: from the process start until /readyz answers and the `default` namespace exists
   (what the demo and the e2e fixture wait for);
@@ -23,10 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from devcluster.certs import make_tls
-from devcluster.controlplane import ControlPlane, build_binary
-from devcluster.nodes import add_zone_node
-from devcluster.workload import wait_scheduled
+from devcluster.demo.workload import wait_scheduled
+from devcluster.standins.certs import make_tls
+from devcluster.standins.controlplane import ControlPlane, build_binary
+from devcluster.standins.nodes import add_zone_node
 
 REPO = Path(__file__).resolve().parent.parent
 

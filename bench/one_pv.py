@@ -3,7 +3,7 @@ one paginated LIST of every PV (there is no field selector on spec.csi.volumeHan
 page by page. Measured against the same registration's other requests (the baseline: what a
 registration cost before the check), in the same run.
 
-kmock over TLS as `PagingEmulator` (devcluster/scale.py: limit/continue like a real API
+kmock over TLS as `PagingEmulator` (devcluster/standins/scale.py: limit/continue like a real API
 server), seeded straight into its store: 9 of 10 PVs ours, 1 of 10 hand-written. Each
 measurement runs in a fresh child process (the client only), page size 500 as the function's
 gateway uses (adapters/eks.py: SWEEP_PAGE_SIZE): wall time, response bytes read, tracemalloc
@@ -24,8 +24,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from devcluster.scale import PagingKmockThread
-from devcluster.tlsapi import make_tls
+from devcluster.standins.scale import PagingKmockThread
+from devcluster.standins.tlsapi import make_tls
 from registrar.core.manifests import VolumeSpec, persistent_volume
 
 REPO = Path(__file__).resolve().parent.parent

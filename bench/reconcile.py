@@ -38,14 +38,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from devcluster.motoserver import MotoServer
-from devcluster.scale import (
+from devcluster.standins.motoserver import MotoServer
+from devcluster.standins.scale import (
     PagingKmockThread,
     as_served,
     create_volume,
     objects_for,
 )
-from devcluster.tlsapi import make_tls
+from devcluster.standins.tlsapi import make_tls
 
 REPO = Path(__file__).resolve().parent.parent
 AWS_PAGE = 500  # Ec2Volumes.tagged_volumes
@@ -312,13 +312,13 @@ def variants(asset: bool, naive: bool) -> list[Variant]:
     if naive:
         found.append(Variant("naive", "naive", sys.executable, dev, traced=True))
     if asset:
+        from asset import build  # noqa: PLC0415
         from bench import _build  # noqa: PLC0415
-        from devcluster.lambda_rie import runtime_parts  # noqa: PLC0415
-        from stacks import bundling  # noqa: PLC0415
+        from devcluster.standins.lambda_rie import runtime_parts  # noqa: PLC0415
 
-        python = bundling.target_python()
+        python = build.target_python()
         if python is None:
-            raise SystemExit(f"no python{bundling.PYTHON_VERSION} to run the asset with")
+            raise SystemExit(f"no python{build.PYTHON_VERSION} to run the asset with")
         # The function's sys.path: the asset, then the runtime's own packages; the runtime
         # client's modules are imported too (awslambdaric), as in the function's process.
         path = (str(_build.asset(host=True)), str(runtime_parts() / "ric"),

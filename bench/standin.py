@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from devcluster.certs import make_tls
+from devcluster.standins.certs import make_tls
 
 EC2_NS = "http://ec2.amazonaws.com/doc/2016-11-15/"
 REQUEST_ID = "11111111-2222-3333-4444-555555555555"

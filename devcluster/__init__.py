@@ -1,7 +1,7 @@
-"""A local stand-in for AWS and EKS, for the demo (`python -m registrar demo`) and tests/e2e.
+"""This machine standing in for AWS and EKS: not part of the Lambda (its asset is lambdas/ only).
 
-Not part of the Lambda (its asset is lambdas/ only): moto for EC2, EKS, IAM and STS; the control
-plane binary built from tests/controlplane/ (etcd + kube-apiserver + PV binder + kube-scheduler
-and the Deployment controllers; nodes as API objects, devcluster/nodes.py) with a webhook
-that checks EKS tokens as EKS does; EventBridge pattern matching; the demo itself.
+`standins/` plays AWS and EKS for the tests and benchmarks: moto for EC2, EKS, IAM and STS; the
+control plane built from tests/controlplane/ with its zone nodes and a webhook that checks EKS
+tokens as EKS does; kmock; a TLS API server; EventBridge pattern matching; the Lambda runtime
+parts. `demo/` is `python -m registrar demo`, the README's scenario on those stand-ins.
 """

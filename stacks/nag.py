@@ -44,7 +44,7 @@ def acknowledgements(stack: RegistrarStack) -> list[tuple[IConstruct, str, str]]
             "AwsSolutions-L1",
             "Python 3.13 is deliberate: the bundle is built for it (pip --python-version) "
             "and its bytecode can be precompiled with a matching local CPython; 3.14 is "
-            "one constant away in stacks/bundling.py.",
+            "one constant away in asset/build.py.",
         ),
         (
             stack.failures.dead_letter_queue,

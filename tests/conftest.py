@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from devcluster.kmockthread import KmockThread
-from devcluster.motoserver import MotoServer, environment
 from devcluster.standins import harshness
 from devcluster.standins.cloudtrail import CloudTrailStandIn
 from devcluster.standins.harsh_ec2 import HarshEc2
-from devcluster.tlsapi import Tls, make_tls
+from devcluster.standins.kmockthread import KmockThread
+from devcluster.standins.motoserver import MotoServer, environment
+from devcluster.standins.tlsapi import Tls, make_tls
 from registrar.adapters.kube import KubeGateway
 from tests.support.counting import CountingProxy
 

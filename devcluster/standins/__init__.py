@@ -1,1 +1,2 @@
-"""Stand-ins for AWS, EKS and Lambda that the tests, the benchmarks and the demo share."""
+"""Local stand-ins for AWS, EKS, Kubernetes, EventBridge and the Lambda runtime, shared by the
+demo, the tests and the benchmarks."""

@@ -22,7 +22,7 @@ from registrar.core.errors import InvalidInputError
 from registrar.core.events import parse_event
 from registrar.core.settings import Settings, aws_region
 from registrar.engine.service import Outcome, Registrar
-from registrar.wiring import build_registrar
+from registrar.wiring import wire
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
@@ -32,16 +32,30 @@ metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
 copy_config_to_registered_loggers(source_logger=logger, include={"registrar"})
 
 
+# The context is whatever the runtime (or a caller standing in for it) passes: Powertools reads
+# its LambdaContext attributes, the registrar only the remaining time.
+LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def handler_for(service: Callable[[], Registrar]) -> LambdaHandler:
+    """A Lambda entry point over the registrar `service()` gives. The function's own is
+    `lambda_handler`; the demo and the end-to-end tests hand in theirs, wired to the stand-ins."""
+
+    @logger.inject_lambda_context(clear_state=True)
+    @metrics.log_metrics
+    def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return respond(event, service(), lambda: context.get_remaining_time_in_millis() / 1000)
+
+    return handle
+
+
 @cache
 def registrar() -> Registrar:
     """Built once per execution environment, reused by warm invocations."""
-    return build_registrar(Settings.from_env(), aws_region())
+    return wire(Settings.from_env(), aws_region()).registrar()
 
 
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return respond(event, registrar(), lambda: context.get_remaining_time_in_millis() / 1000)
+lambda_handler = handler_for(registrar)
 
 
 def respond(

@@ -1,7 +1,14 @@
 """Builds the registrar from its real adapters: AWS through adapters/aws.py, clusters through
-adapters/eks.py."""
+adapters/eks.py.
+
+`wire` is the one place they are put together. The Lambda (handler.registrar), the command line,
+the demo and the end-to-end tests all call it; they differ only in what they hand in: a botocore
+session (the demo's and the tests' sign as an IAM role in moto) and a cluster directory (theirs
+points at the local control plane instead of asking EKS)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from registrar.adapters.aws import (
     CloudTrailIdentities,
@@ -13,37 +20,45 @@ from registrar.adapters.aws import (
 from registrar.adapters.eks import EksConnector, session_credentials
 from registrar.adapters.kube_transport import RateLimit
 from registrar.core.settings import Settings
+from registrar.engine.ports import ClusterConnector, ClusterDirectory
+from registrar.engine.reconcile import Reconciler
 from registrar.engine.service import Registrar
 
 
-def build_gateways(
-    region: str, settings: Settings | None = None, session: LazySession | None = None
-) -> tuple[Ec2Volumes, EksConnector]:
-    """The settings' Kubernetes rate limit (read from the environment when not given) applies
-    to every cluster gateway of the connector. One botocore session, made on first use,
-    serves every client and the token's credentials."""
-    settings = settings or Settings.from_env()
+@dataclass(frozen=True)
+class Wiring:
+    """One deployment's settings and the gateways its registrar goes through."""
+
+    settings: Settings
+    volumes: Ec2Volumes
+    clusters: ClusterConnector
+    identities: CloudTrailIdentities | None = None
+
+    def registrar(self) -> Registrar:
+        return Registrar(self.settings, self.volumes, self.clusters, self.identities)
+
+    def reconciler(self) -> Reconciler:
+        return Reconciler(self.settings, self.volumes, self.clusters, self.identities)
+
+
+def wire(
+    settings: Settings,
+    region: str,
+    *,
+    session: LazySession | None = None,
+    directory: ClusterDirectory | None = None,
+) -> Wiring:
+    """One botocore session, made on first use, serves every client and the EKS token's
+    credentials. The settings' Kubernetes rate limit applies to every cluster gateway.
+    CloudTrail lookups only when an allow-list is set and unverified events ask for them."""
     session = session or lazy_session()
-    rate_limit = RateLimit(qps=settings.kube_qps, burst=settings.kube_burst)
     clusters = EksConnector(
         region,
-        directory=EksDirectory(region, session),
+        directory=directory or EksDirectory(region, session),
         credentials=session_credentials(session),
-        rate_limit=rate_limit,
+        rate_limit=RateLimit(qps=settings.kube_qps, burst=settings.kube_burst),
     )
-    return Ec2Volumes(region, session), clusters
-
-
-def build_identities(
-    settings: Settings, region: str, session: LazySession | None = None
-) -> CloudTrailIdentities | None:
-    """CloudTrail lookups only when an allow-list is set and unverified events ask for them."""
+    identities = None
     if settings.allowed_principals and settings.unverified_events == "cloudtrail":
-        return CloudTrailIdentities(region, session)
-    return None
-
-
-def build_registrar(settings: Settings, region: str) -> Registrar:
-    session = lazy_session()
-    identities = build_identities(settings, region, session)
-    return Registrar(settings, *build_gateways(region, settings, session), identities)
+        identities = CloudTrailIdentities(region, session)
+    return Wiring(settings, Ec2Volumes(region, session), clusters, identities)

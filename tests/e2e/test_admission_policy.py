@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from devcluster import access
-from devcluster.access import as_registrar, labelled_claim, request
-from devcluster.controlplane import REPO, ControlPlane
-from stacks import k8s_manifests
+from devcluster.standins import access
+from devcluster.standins.access import as_registrar, labelled_claim, request
+from devcluster.standins.controlplane import REPO, ControlPlane
+from render import manifests as k8s_manifests
 from tests.e2e.conftest import KUBECTL, kubectl
 
 GROUP = "ebs-pv-registrar"

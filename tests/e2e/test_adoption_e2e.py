@@ -21,11 +21,9 @@ import pytest
 import yaml
 from botocore.credentials import Credentials
 
-from devcluster import eventfactory as ef
-from devcluster.controlplane import ControlPlane
-from devcluster.identity import assume_role, create_role
 from devcluster.standins.cloudtrail import CloudTrailStandIn
-from registrar import handler
+from devcluster.standins.controlplane import ControlPlane
+from devcluster.standins.identity import assume_role, create_role
 from registrar.adapters import aws
 from registrar.adapters.kube import KubeGateway
 from registrar.core.settings import Settings
@@ -47,6 +45,7 @@ from tests.e2e.conftest import (
     wait_phase,
 )
 from tests.e2e.deployed import DeployedFunction
+from tests.support import eventfactory as ef
 
 Deploy = Callable[..., "DeployedFunction"]
 
@@ -83,7 +82,7 @@ def deploy(
 ) -> Deploy:
     """deploy(credentials=None, **REGISTRAR_*) -> the function whose settings are only these
     variables plus REGISTRAR_DEFAULT_CLUSTER (the plane's), read by `Settings.from_env()`,
-    signed with the registrar's role (or `credentials`); the handler now runs it."""
+    signed with the registrar's role (or `credentials`)."""
 
     def build(credentials: Credentials | None = None, **env: str) -> DeployedFunction:
         credentials = credentials or role_credentials
@@ -97,9 +96,7 @@ def deploy(
             warm[deployment] = DeployedFunction.build(
                 rbac_applied, credentials, Settings.from_env()
             )
-        function = warm[deployment]
-        monkeypatch.setattr(handler, "registrar", lambda: function.registrar)
-        return function
+        return warm[deployment]
 
     return build
 

@@ -12,7 +12,7 @@ import boto3
 import pytest
 from botocore.credentials import Credentials
 
-from devcluster.controlplane import ControlPlane
+from devcluster.standins.controlplane import ControlPlane
 from registrar.adapters.eks_token import get_token
 from registrar.adapters.kube import KubeGateway
 from registrar.core.errors import ForbiddenError, UnauthorizedError

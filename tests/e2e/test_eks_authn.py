@@ -10,7 +10,7 @@ import boto3
 import pytest
 from botocore.credentials import Credentials
 
-from devcluster.eks_authn import (
+from devcluster.standins.eks_authn import (
     AccessEntries,
     EksAuthenticator,
     StsStandIn,

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from devcluster.access import AccessModelError, as_registrar, kubectl
-from devcluster.controlplane import REPO, ControlPlane, build_binary
-from devcluster.tlsapi import Tls
+from devcluster.standins.access import AccessModelError, as_registrar, kubectl
+from devcluster.standins.controlplane import REPO, ControlPlane, build_binary
+from devcluster.standins.tlsapi import Tls
 from tests.e2e.conftest import KUBECTL
 from tests.e2e.test_admission_policy import PVS, claim, claims, volume
 

@@ -5,7 +5,7 @@ The registrar runs with nothing but its own identity: an IAM role in moto, assum
 (against moto), mapped by an access entry to the group `ebs-pv-registrar` that k8s/rbac.yaml
 binds. Its EC2 and EKS calls are signed with the role's credentials and its Kubernetes calls
 carry EKS tokens the control plane's webhook verifies against moto's STS. The cluster exists
-in moto's EKS; `devcluster.identity.ControlPlaneDirectory` asks moto's DescribeCluster and
+in moto's EKS; `devcluster.standins.identity.ControlPlaneDirectory` asks moto's DescribeCluster and
 puts the control plane's endpoint and CA into the answer (moto's are made up).
 """
 
@@ -18,19 +18,15 @@ from typing import Any
 import pytest
 from botocore.credentials import Credentials
 
-from devcluster import eventfactory as ef
-from devcluster.controlplane import ControlPlane
-from devcluster.eventbridge import matches
-from devcluster.identity import USERNAME, registrar_for
-from registrar import handler
+from devcluster.standins.controlplane import ControlPlane
+from devcluster.standins.eventbridge import matches
+from devcluster.standins.identity import USERNAME
 from registrar.adapters.kube import KubeGateway
 from registrar.core.settings import Settings
-from registrar.engine.service import Registrar
 from tests.e2e.conftest import (
     CSI_CLUSTER,
     REGION,
     STATUS,
-    LambdaContext,
     absent,
     cloudtrail_create,
     create_volume,
@@ -42,27 +38,17 @@ from tests.e2e.conftest import (
     volume_tags,
     wait_phase,
 )
+from tests.e2e.deployed import DeployedFunction
+from tests.support import eventfactory as ef
 
 # Shared with the other end-to-end modules (tests/e2e/conftest.py): `rule_patterns`, `route`,
 # `role_credentials`, `admin`.
 
 
 @pytest.fixture(scope="module")
-def registrar(rbac_applied: ControlPlane, role_credentials: Credentials) -> Registrar:
-    """Real Ec2Volumes, EksConnector and EKS tokens; default cluster = the plane's."""
-    return registrar_for(rbac_applied, REGION, role_credentials)
-
-
-@pytest.fixture
-def invoke(
-    registrar: Registrar, monkeypatch: pytest.MonkeyPatch
-) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    monkeypatch.setattr(handler, "registrar", lambda: registrar)
-
-    def call(event: dict[str, Any]) -> dict[str, Any]:
-        return dict(handler.lambda_handler(event, LambdaContext()))
-
-    return call
+def invoke(rbac_applied: ControlPlane, role_credentials: Credentials) -> DeployedFunction:
+    """The handler over real Ec2Volumes, EksConnector and EKS tokens; the plane's cluster."""
+    return DeployedFunction.build(rbac_applied, role_credentials)
 
 
 # --- tests ----------------------------------------------------------------------------------
@@ -71,7 +57,7 @@ def invoke(
 def test_created_volume_becomes_a_bound_claim_with_the_registrar_role(
     ec2: Any,
     route: Callable[[dict[str, Any], str], None],
-    invoke: Callable[[dict[str, Any]], dict[str, Any]],
+    invoke: DeployedFunction,
     admin: KubeGateway,
     rbac_applied: ControlPlane,
 ) -> None:
@@ -101,7 +87,7 @@ def test_created_volume_becomes_a_bound_claim_with_the_registrar_role(
 def test_status_tag_is_written_back(
     ec2: Any,
     route: Callable[[dict[str, Any], str], None],
-    invoke: Callable[[dict[str, Any]], dict[str, Any]],
+    invoke: DeployedFunction,
     control_plane: ControlPlane,
 ) -> None:
     pv, claim = unique("e2e-pv"), unique("e2e-claim")
@@ -122,7 +108,7 @@ def test_status_tag_is_written_back(
 def test_same_event_twice_creates_once_then_is_unchanged(
     ec2: Any,
     route: Callable[[dict[str, Any], str], None],
-    invoke: Callable[[dict[str, Any]], dict[str, Any]],
+    invoke: DeployedFunction,
     admin: KubeGateway,
 ) -> None:
     pv, claim = unique("e2e-pv"), unique("e2e-claim")
@@ -150,7 +136,7 @@ def test_same_event_twice_creates_once_then_is_unchanged(
 def test_conflicting_pv_is_reported_and_left_untouched(
     ec2: Any,
     route: Callable[[dict[str, Any], str], None],
-    invoke: Callable[[dict[str, Any]], dict[str, Any]],
+    invoke: DeployedFunction,
     admin: KubeGateway,
     control_plane: ControlPlane,
 ) -> None:
@@ -192,7 +178,7 @@ def test_conflicting_pv_is_reported_and_left_untouched(
 def test_claim_in_a_denied_namespace_is_refused(
     ec2: Any,
     route: Callable[[dict[str, Any], str], None],
-    invoke: Callable[[dict[str, Any]], dict[str, Any]],
+    invoke: DeployedFunction,
     admin: KubeGateway,
 ) -> None:
     pv, claim = unique("e2e-pv"), unique("e2e-claim")
@@ -210,7 +196,7 @@ def test_claim_in_a_denied_namespace_is_refused(
 def test_create_tags_on_an_existing_volume_registers_it(
     ec2: Any,
     route: Callable[[dict[str, Any], str], None],
-    invoke: Callable[[dict[str, Any]], dict[str, Any]],
+    invoke: DeployedFunction,
     admin: KubeGateway,
     rule_patterns: dict[str, dict[str, Any]],
     control_plane: ControlPlane,
@@ -245,17 +231,15 @@ def test_auto_mode_writes_the_eks_cluster_name_on_the_volume(
     rbac_applied: ControlPlane,
     role_credentials: Credentials,
     admin: KubeGateway,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     cluster = rbac_applied.cluster
     settings = Settings(default_cluster=cluster, allowed_clusters=(cluster,),
                         csi_driver="ebs.csi.eks.amazonaws.com")  # fmt: skip
-    auto_mode = registrar_for(rbac_applied, REGION, role_credentials, settings)
-    monkeypatch.setattr(handler, "registrar", lambda: auto_mode)
+    auto_mode = DeployedFunction.build(rbac_applied, role_credentials, settings)
     pv = unique("e2e-auto")
     volume, event = created(ec2, route, {"k8s-pv": pv})
 
-    outcome = only_outcome(dict(handler.lambda_handler(event, LambdaContext())))
+    outcome = only_outcome(auto_mode(event))
 
     assert outcome["result"] == "registered", outcome
     tags = volume_tags(ec2, volume["VolumeId"])

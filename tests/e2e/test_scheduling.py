@@ -1,6 +1,6 @@
 """The tutorial's promise on a real kube-scheduler: a pod that mounts a registered claim lands
 in its volume's zone with no nodeSelector, because the registrar's PV carries the zone node
-affinity. The control plane has one node per zone (devcluster/nodes.py: API objects, Ready,
+affinity. The control plane has one node per zone (devcluster/standins/nodes.py: API objects, Ready,
 no kubelet); volumes are registered as the Lambda does it (its own IAM role, EKS tokens).
 
 The words checked are the components' own: kube-scheduler's VolumeBinding plugin
@@ -17,40 +17,30 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from devcluster import eventfactory as ef
-from devcluster.controlplane import ControlPlane
-from devcluster.identity import (
+from devcluster.demo.workload import Placement, wait_scheduled
+from devcluster.standins.controlplane import ControlPlane
+from devcluster.standins.identity import (
     GROUP,
     USERNAME,
     assume_role,
     create_eks_cluster,
     create_role,
-    registrar_for,
 )
-from devcluster.nodes import EBS_CSI_ZONE_LABEL, ZONE_LABEL, add_zone_node, node_name
-from devcluster.workload import Placement, wait_scheduled
-from registrar import handler
+from devcluster.standins.nodes import EBS_CSI_ZONE_LABEL, ZONE_LABEL, add_zone_node, node_name
 from registrar.core.settings import Settings
 from tests.e2e.conftest import wait_phase
+from tests.e2e.deployed import DeployedFunction
+from tests.support import eventfactory as ef
 
 REGION = "us-east-1"
 NODE_ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
 ZONE_WITHOUT_NODE = "us-east-1d"
 NAMESPACE = "default"
 EVENT_TIMEOUT = 30.0
-
-
-@dataclass
-class LambdaContext:
-    function_name: str = "ebs-pv-registrar"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:ebs-pv-registrar"
-    aws_request_id: str = "7a1c2e9d-0000-4000-8000-000000000016"
 
 
 Register = Callable[[str, str], str]
@@ -75,7 +65,6 @@ def register(
     control_plane: ControlPlane,
     role_credentials: Any,
     ec2: Any,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> Register:
     """register(zone, claim): a gp3 volume created in `zone` and tagged for `claim`, its
     CloudTrail event handled by the Lambda handler; the claim's name once registered. Runs
@@ -85,10 +74,9 @@ def register(
         allowed_clusters=(control_plane.cluster,),
         zone_label=request.param,
     )
-    registrar = registrar_for(control_plane, REGION, role_credentials, settings)
+    function = DeployedFunction.build(control_plane, role_credentials, settings)
     admin = control_plane.admin_gateway()
     request.addfinalizer(admin.close)
-    monkeypatch.setattr(handler, "registrar", lambda: registrar)
 
     def create_and_register(zone: str, claim: str) -> str:
         tags = {"k8s-pv": claim, "k8s-pvc": claim}
@@ -99,7 +87,7 @@ def register(
             AvailabilityZone=zone, Size=10, VolumeType="gp3", TagSpecifications=spec
         )
         event = ef.create_volume(volume["VolumeId"], tags, region=REGION, zone=zone)
-        outcomes = handler.lambda_handler(event, LambdaContext())["outcomes"]
+        outcomes = function(event)["outcomes"]
         assert [o["result"] for o in outcomes] == ["registered"], outcomes
         # Bound first, as in the tutorial: a pod of a claim not yet bound is only told so
         # ("pod has unbound immediate PersistentVolumeClaims").

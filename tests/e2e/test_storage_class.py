@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
-from devcluster.controlplane import ControlPlane
+from devcluster.standins.controlplane import ControlPlane
 from registrar.core.planner import Plan, plan_volume
 from registrar.core.settings import Settings
 from tests.e2e.conftest import REPO, kubectl

@@ -18,8 +18,8 @@ import pytest
 from aws_cdk.assertions import Template
 
 import app as registrar_app
-from devcluster.lambda_runtime import copy_runtime
-from stacks import bundling
+from asset import build as bundling
+from devcluster.standins.lambda_runtime import copy_runtime
 from stacks.registrar_stack import RegistrarStack
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

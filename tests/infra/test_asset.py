@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from devcluster import eventfactory as ef
-from devcluster.lambda_runtime import lambda_env
+from devcluster.standins.lambda_runtime import lambda_env
 from registrar.adapters.aws import Ec2Volumes
+from tests.support import eventfactory as ef
 
 pytestmark = pytest.mark.slow
 
@@ -88,7 +88,7 @@ def test_untagged_create_volume_is_ignored_from_the_asset_alone(
     modules = set(out["modules"])
     never_imported = ("boto3", "s3transfer", "aiohttp", "pydantic", "kubernetes.client.api")
     # Cut from the cold start: the X-Ray SDK (no tracing SDK, see handler.py), powertools'
-    # data classes, botocore's documentation writers (deferred by stacks/asset_trim.py).
+    # data classes, botocore's documentation writers (deferred by asset/trim.py).
     cut = ("aws_xray_sdk", "aws_lambda_powertools.utilities.data_classes", "botocore.docs.method")
     for never in (*never_imported, *cut):
         assert never not in modules, never

@@ -1,5 +1,5 @@
 """k8s/rbac.yaml and k8s/admission-policy.yaml: valid against the Kubernetes schemas, the output
-of stacks/k8s_manifests.py for the defaults, and exactly the verbs the registrar sends.
+of render/manifests.py for the defaults, and exactly the verbs the registrar sends.
 Their effect on a real API server: tests/e2e/test_admission_policy.py."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from stacks import k8s_manifests as m
+from render import manifests as m
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "k8s"
@@ -31,7 +31,7 @@ def rights(rules: list[dict[str, Any]]) -> dict[str, set[str]]:
 
 
 def test_shipped_files_are_the_rendered_defaults() -> None:
-    """Edit stacks/k8s_manifests.py, then `scripts/render-manifests --out-dir k8s`."""
+    """Edit render/manifests.py, then `scripts/render-manifests --out-dir k8s`."""
     for name, text in m.render().items():
         assert (K8S / name).read_text() == text, f"k8s/{name} is stale"
 

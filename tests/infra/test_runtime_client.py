@@ -1,5 +1,6 @@
 """The built asset under the real runtime parts: the Runtime Interface Emulator and
-awslambdaric (devcluster/build_lambda_runtime.sh), the code directory read-only as /var/task is."""
+awslambdaric (devcluster/standins/build_lambda_runtime.sh), the code directory read-only as
+/var/task is."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from devcluster import eventfactory as ef
-from devcluster.lambda_rie import Emulator, runtime_parts
-from devcluster.lambda_runtime import lambda_env
+from devcluster.standins.lambda_rie import Emulator, runtime_parts
+from devcluster.standins.lambda_runtime import lambda_env
+from tests.support import eventfactory as ef
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import aws_cdk as cdk
 import pytest
 
-from stacks import bundling
+from asset import build as bundling
 from tests.infra.conftest import synthesize
 
 

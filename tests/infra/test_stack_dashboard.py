@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from registrar.core.contract import FAILED_METRIC, OUTCOME_METRICS
+from render.dashboard import alarm_name, render
 from stacks.constructs import failure_handling
 from stacks.constructs.dashboard import LIFECYCLE_OUTCOMES, REGISTRATION_OUTCOMES
-from stacks.render_dashboard import alarm_name, render
 from tests.infra.conftest import REPO_ROOT, Synth
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from devcluster.eventbridge import matches
+from devcluster.standins.eventbridge import matches
 from tests.infra.conftest import Synth
 from tests.infra.test_stack_rules import rules
 from tests.support.events import load_event, sample_event_names, variant_event_names

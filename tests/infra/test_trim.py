@@ -1,4 +1,4 @@
-"""stacks/asset_trim.py: the trimmed botocore keeps exactly the operations the registrar
+"""asset/trim.py: the trimmed botocore keeps exactly the operations the registrar
 declares (AWS_OPERATIONS beside the calls), each of them runs from the built asset, and the
 deferred documentation imports still produce docstrings."""
 
@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from devcluster import eventfactory as ef
-from devcluster.lambda_runtime import lambda_env
+from asset import build as bundling
+from asset import trim as asset_trim
 from devcluster.standins.cloudtrail import CloudTrailStandIn
-from stacks import asset_trim, bundling
+from devcluster.standins.lambda_runtime import lambda_env
+from tests.support import eventfactory as ef
 
 DECLARED = asset_trim.declared_operations(bundling.ASSET_ROOT / bundling.PACKAGE)
 

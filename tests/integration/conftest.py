@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from devcluster.kmockthread import tls_server_class
-from devcluster.tlsapi import ApiServer, Tls
+from devcluster.standins.kmockthread import tls_server_class
+from devcluster.standins.tlsapi import ApiServer, Tls
 
 
 @pytest.fixture

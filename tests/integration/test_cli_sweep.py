@@ -2,24 +2,38 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import pytest
 
-from devcluster.kmockthread import OneCluster
-from registrar import wiring
-from registrar.adapters.aws import Ec2Volumes
-from registrar.adapters.kube import KubeGateway
+from devcluster.standins.kmockthread import KmockThread
+from devcluster.standins.tlsapi import Tls
 from registrar.cli import main as cli
+from registrar.core.models import ClusterInfo
+from registrar.wiring import wire
+
+
+class KmockDirectory:
+    """ClusterDirectory: every cluster is the kmock server."""
+
+    def __init__(self, server: KmockThread, tls: Tls) -> None:
+        self._server, self._tls = server, tls
+
+    def describe_cluster(self, name: str) -> ClusterInfo:
+        return ClusterInfo(name, self._server.url, self._tls.ca_pem, "us-east-1")
 
 
 @pytest.fixture
-def wired(monkeypatch: pytest.MonkeyPatch, moto_endpoint: str, ec2: Any, kube: KubeGateway) -> None:
+def wired(
+    monkeypatch: pytest.MonkeyPatch, moto_endpoint: str, ec2: Any, kmock_server: KmockThread,
+    tls: Tls,
+) -> cli.Wire:
+    """The command's own wiring (moto for AWS), with kmock as the cluster `prod`."""
     for volume in ec2.describe_volumes()["Volumes"]:
         ec2.delete_volume(VolumeId=volume["VolumeId"])
     monkeypatch.setenv("REGISTRAR_DEFAULT_CLUSTER", "prod")
-    gateways = (Ec2Volumes("us-east-1"), OneCluster(kube))
-    monkeypatch.setattr(wiring, "build_gateways", lambda region, settings=None: gateways)
+    return partial(wire, directory=KmockDirectory(kmock_server, tls))
 
 
 def tagged(ec2: Any, name: str) -> str:
@@ -29,20 +43,20 @@ def tagged(ec2: Any, name: str) -> str:
 
 
 def test_dry_run_then_reconcile_then_status(
-    wired: None, ec2: Any, capsys: pytest.CaptureFixture[str]
+    wired: cli.Wire, ec2: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     volume_id = tagged(ec2, "from-cli")
-    assert cli.main(["reconcile", "--dry-run"]) == 0
+    assert cli.main(["reconcile", "--dry-run"], wire=wired) == 0
     planned = capsys.readouterr().out.splitlines()
     assert planned[0].split() == ["VOLUME", "CLUSTER", "PV", "PVC", "ACTION", "DETAIL"]
     assert planned[1].split()[:5] == [volume_id, "prod", "from-cli", "default/from-cli", "create"]
 
-    assert cli.main(["reconcile"]) == 0
+    assert cli.main(["reconcile"], wire=wired) == 0
     assert "created pv/from-cli" in capsys.readouterr().out
-    assert cli.main(["reconcile", "--cluster", "prod"]) == 0
+    assert cli.main(["reconcile", "--cluster", "prod"], wire=wired) == 0
     assert capsys.readouterr().out.splitlines()[1].split()[4] == "in-sync"
 
-    assert cli.main(["status"]) == 0
+    assert cli.main(["status"], wire=wired) == 0
     status = capsys.readouterr().out.splitlines()
     assert status[0].split()[:5] == ["VOLUME", "CLUSTER", "PV", "PVC", "PHASE"]
     assert status[1].split()[:4] == [volume_id, "prod", "from-cli", "default/from-cli"]
@@ -52,7 +66,7 @@ def test_dry_run_then_reconcile_then_status(
 def test_reconcile_without_any_cluster_is_a_clean_error(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Refused before any gateway is built."""
     monkeypatch.delenv("REGISTRAR_DEFAULT_CLUSTER", raising=False)
-    monkeypatch.setattr(wiring, "build_gateways", lambda region, settings=None: (None, None))
     assert cli.main(["reconcile"]) == 2
     assert capsys.readouterr().err == "error: --cluster: required when no cluster is configured\n"

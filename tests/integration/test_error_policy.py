@@ -9,9 +9,8 @@ from typing import Any
 
 import pytest
 
-from devcluster import eventfactory as ef
-from devcluster.kmockthread import OneCluster
-from devcluster.tlsapi import ApiServer, Reply, Seen, Tls
+from devcluster.standins.kmockthread import OneCluster
+from devcluster.standins.tlsapi import ApiServer, Reply, Seen, Tls
 from registrar.adapters.aws import Ec2Volumes
 from registrar.adapters.kube import KubeGateway
 from registrar.adapters.kube_transport import RetryPolicy
@@ -19,6 +18,7 @@ from registrar.core.errors import TransientError
 from registrar.core.settings import Settings
 from registrar.engine.service import Registrar
 from registrar.handler import respond
+from tests.support import eventfactory as ef
 
 SETTINGS = Settings(default_cluster="prod", allowed_clusters=("prod",))
 FAST = RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.05)

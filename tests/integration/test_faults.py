@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 
-from devcluster import eventfactory as ef
-from devcluster.kmockthread import KmockThread, OneCluster
-from devcluster.tlsapi import Tls
+from devcluster.standins.kmockthread import KmockThread, OneCluster
+from devcluster.standins.tlsapi import Tls
 from registrar.adapters.aws import Ec2Volumes
 from registrar.adapters.kube import KubeGateway
 from registrar.adapters.kube_transport import RetryPolicy, Timeouts
@@ -23,6 +22,7 @@ from registrar.core.settings import Settings
 from registrar.engine.reconcile import Reconciler
 from registrar.engine.service import Registrar
 from registrar.handler import respond
+from tests.support import eventfactory as ef
 from tests.support.counting import CountingProxy, kube_requests
 
 pytestmark = pytest.mark.faults

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from devcluster.tlsapi import ApiServer, Reply, Tls
+from devcluster.standins.tlsapi import ApiServer, Reply, Tls
 from registrar.adapters.eks import EksConnector
 from registrar.adapters.kube import KubeGateway
 from registrar.adapters.kube_transport import RetryPolicy, Timeouts, TlsError

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from devcluster import eventfactory as ef
-from devcluster.kmockthread import OneCluster
+from devcluster.standins.kmockthread import OneCluster
 from registrar import handler
 from registrar.adapters.aws import Ec2Volumes
 from registrar.core.settings import Settings
 from registrar.engine.ports import KubePort
 from registrar.engine.service import Registrar
+from tests.support import eventfactory as ef
 from tests.support.fakes import FakeClusters, FakeKube
 
 
@@ -31,9 +31,14 @@ class Context:
 
 
 class Output:
-    """What the function prints: Powertools log lines and EMF metric records."""
+    """What the function prints: Powertools log lines and EMF metric records. `handle` is the
+    Lambda entry point over `registrar`."""
 
-    def __init__(self, logs: io.StringIO, capsys: pytest.CaptureFixture[str]) -> None:
+    def __init__(
+        self, registrar: Registrar, logs: io.StringIO, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        self.registrar = registrar
+        self.handle = handler.handler_for(lambda: self.registrar)
         self._logs = logs
         self._capsys = capsys
 
@@ -51,11 +56,10 @@ def output(
 ) -> Output:
     settings = Settings(default_cluster="prod")
     registrar = Registrar(settings, Ec2Volumes("us-east-1"), OneCluster(kube))
-    monkeypatch.setattr(handler, "registrar", lambda: registrar)
     logs = io.StringIO()
     monkeypatch.setattr(handler.logger.registered_handler, "stream", logs)
     handler.metrics.clear_metrics()  # other tests call handle() without the flushing decorator
-    return Output(logs, capsys)
+    return Output(registrar, logs, capsys)
 
 
 def metrics_of(records: list[dict[str, Any]]) -> dict[str, float]:
@@ -71,7 +75,7 @@ def metrics_of(records: list[dict[str, Any]]) -> dict[str, float]:
 def test_malformed_event_is_one_log_line_and_a_metric(
     output: Output,
 ) -> None:
-    answer = handler.lambda_handler({"detail-type": 7}, Context())
+    answer = output.handle({"detail-type": 7}, Context())
     assert answer["outcomes"][0]["result"] == "invalid"
     records = output.records()
     warnings = [r for r in records if r.get("level") == "WARNING"]
@@ -91,7 +95,7 @@ def test_registration_counts_and_logs(
         TagSpecifications=[{"ResourceType": "volume", "Tags": tags}],
     )["VolumeId"]
     event = ef.create_volume(volume_id, {"k8s-pv": "handler-path"}, size=4)
-    answer = handler.lambda_handler(event, Context())
+    answer = output.handle(event, Context())
     assert answer["outcomes"][0]["result"] == "registered"
     assert answer["outcomes"][0]["objects"] == [
         "created pv/handler-path",
@@ -112,7 +116,7 @@ def test_invalid_tag_logs_the_tag_and_rule(
         TagSpecifications=[{"ResourceType": "volume", "Tags": tags}],
     )["VolumeId"]
     event = ef.create_volume(volume_id, {"k8s-pv": "ok", "k8s-fstype": "zfs"})
-    handler.lambda_handler(event, Context())
+    output.handle(event, Context())
     records = output.records()
     invalid = [r for r in records if r.get("message") == "invalid input"]
     assert len(invalid) == 1
@@ -121,21 +125,20 @@ def test_invalid_tag_logs_the_tag_and_rule(
     assert metrics_of(records) == {"InvalidInput": 1.0}
 
 
-def test_a_refusal_settles_with_one_error_line_and_a_metric(
-    output: Output, ec2: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_refusal_settles_with_one_error_line_and_a_metric(output: Output, ec2: Any) -> None:
     """A claim in a namespace that does not exist: no exception, so no retry and no DLQ."""
     missing_namespace = FakeKube(namespaces=())
     settings = Settings(default_cluster="prod")
-    registrar = Registrar(settings, Ec2Volumes("us-east-1"), FakeClusters(prod=missing_namespace))
-    monkeypatch.setattr(handler, "registrar", lambda: registrar)
+    output.registrar = Registrar(
+        settings, Ec2Volumes("us-east-1"), FakeClusters(prod=missing_namespace)
+    )
     tags = {"k8s-pv": "typo", "k8s-pvc": "shpo/typo"}
     volume_id = ec2.create_volume(
         AvailabilityZone="us-east-1a", Size=4,
         TagSpecifications=[{"ResourceType": "volume",
                             "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}],
     )["VolumeId"]  # fmt: skip
-    answer = handler.lambda_handler(ef.create_volume(volume_id, tags), Context())
+    answer = output.handle(ef.create_volume(volume_id, tags), Context())
     assert [o["result"] for o in answer["outcomes"]] == ["refused"]
     records = output.records()
     assert metrics_of(records) == {"ClusterRefused": 1.0}
@@ -160,7 +163,7 @@ def test_a_scheduled_sweep_defers_its_repairs_when_the_time_is_nearly_up(
         TagSpecifications=[{"ResourceType": "volume",
                             "Tags": [{"Key": "k8s-pv", "Value": "late"}]}],
     )  # fmt: skip
-    answer = handler.lambda_handler(ef.scheduled(), NearlyOutOfTime())
+    answer = output.handle(ef.scheduled(), NearlyOutOfTime())
     [outcome] = answer["outcomes"]
     assert outcome["result"] == "reconciled"
     assert "deferred" in outcome["detail"] and "create" not in outcome["detail"]

@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from devcluster import eventfactory as ef
 from devcluster.standins.cloudtrail import CloudTrailStandIn
 from devcluster.standins.harsh_ec2 import HarshEc2
 from devcluster.standins.harshness import HARSH
 from registrar.adapters import aws
 from registrar.adapters.aws import CloudTrailIdentities, Ec2Volumes
 from registrar.core.errors import NotFoundError
+from tests.support import eventfactory as ef
 
 ADMIN = "arn:aws:iam::111122223333:role/PlatformAdmin"  # the samples' session issuer
 

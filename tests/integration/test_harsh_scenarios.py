@@ -10,17 +10,17 @@ from typing import Any
 
 import pytest
 
-from devcluster import eventfactory as ef
-from devcluster.kmockthread import OneCluster
 from devcluster.standins.cloudtrail import CloudTrailStandIn
 from devcluster.standins.delivery import deliveries
 from devcluster.standins.harsh_ec2 import HarshEc2
+from devcluster.standins.kmockthread import OneCluster
 from registrar.adapters.aws import CloudTrailIdentities, Ec2Volumes
 from registrar.adapters.kube import KubeGateway
 from registrar.core.errors import NotFoundError
 from registrar.core.settings import Settings
 from registrar.engine.service import Registrar
 from registrar.handler import respond
+from tests.support import eventfactory as ef
 
 ADMIN = "arn:aws:iam::111122223333:role/PlatformAdmin"  # the samples' session issuer
 STRANGER = "arn:aws:iam::111122223333:user/eve"

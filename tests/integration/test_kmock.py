@@ -8,7 +8,7 @@ from typing import Any
 import kmock
 import pytest
 
-from devcluster.tlsapi import Tls
+from devcluster.standins.tlsapi import Tls
 from registrar.adapters.kube import KubeGateway
 from registrar.core.errors import ConflictError, NotFoundError
 

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from botocore.credentials import Credentials
 
-from devcluster.tlsapi import ApiServer, Reply, Seen, Tls
+from devcluster.standins.tlsapi import ApiServer, Reply, Seen, Tls
 from registrar.adapters.eks_token import presigned_url
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import boto3
 import pytest
 
-from devcluster.tlsapi import ApiServer, Reply, Tls
+from devcluster.standins.tlsapi import ApiServer, Reply, Tls
 from registrar.adapters.aws import EksDirectory, assume_role_credentials
 from registrar.adapters.eks import RefreshingToken, default_credentials
 from registrar.adapters.kube import KubeGateway

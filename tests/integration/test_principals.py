@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
-from devcluster import eventfactory as ef
-from devcluster.kmockthread import OneCluster
 from devcluster.standins.cloudtrail import CloudTrailStandIn
+from devcluster.standins.kmockthread import OneCluster
 from registrar.adapters.aws import CloudTrailIdentities, Ec2Volumes
 from registrar.adapters.kube import KubeGateway
 from registrar.core.errors import NotFoundError
@@ -17,6 +16,7 @@ from registrar.core.events import parse_event
 from registrar.core.settings import Settings
 from registrar.engine.reconcile import Reconciler
 from registrar.engine.service import Registrar
+from tests.support import eventfactory as ef
 
 ADMIN = "arn:aws:iam::111122223333:role/PlatformAdmin"  # the samples' session issuer
 SETTINGS = Settings(

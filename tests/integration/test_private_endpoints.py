@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from devcluster.tlsapi import Tls
+from devcluster.standins.tlsapi import Tls
 from registrar.adapters.aws import EksDirectory
 from registrar.adapters.eks import EksConnector
 from registrar.adapters.kube import KubeGateway

@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from devcluster import eventfactory as ef
-from devcluster.kmockthread import OneCluster
+from devcluster.standins.kmockthread import OneCluster
 from registrar.adapters.aws import Ec2Volumes
 from registrar.core.errors import NotFoundError, TransientError
 from registrar.core.events import parse_event
@@ -15,6 +14,7 @@ from registrar.core.settings import Settings
 from registrar.engine.ports import KubePort
 from registrar.engine.service import Registrar
 from registrar.handler import respond
+from tests.support import eventfactory as ef
 from tests.support.helpers import assert_valid_manifest
 
 SETTINGS = Settings(default_cluster="prod", allowed_clusters=("prod",))

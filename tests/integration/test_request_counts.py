@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from devcluster import eventfactory as ef
-from devcluster.kmockthread import KmockThread, OneCluster
+from devcluster.standins.kmockthread import KmockThread, OneCluster
 from registrar.adapters.aws import Ec2Volumes
 from registrar.adapters.kube import KubeGateway
 from registrar.core.events import parse_event
 from registrar.core.settings import Settings
 from registrar.engine.service import Registrar
+from tests.support import eventfactory as ef
 from tests.support.counting import CountingProxy, kube_requests
 
 SETTINGS = Settings(default_cluster="prod", allowed_clusters=("prod",))

@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 
-from devcluster.kmockthread import OneCluster
-from devcluster.scale import (
+from devcluster.standins.kmockthread import OneCluster
+from devcluster.standins.scale import (
     SETTINGS,
     PagingKmockThread,
     as_served,
     create_volume,
     objects_for,
 )
-from devcluster.tlsapi import Tls
+from devcluster.standins.tlsapi import Tls
 from registrar.adapters.aws import Ec2Volumes
 from registrar.adapters.kube import KubeGateway
 from registrar.adapters.kube_transport import RateLimit
@@ -109,8 +109,8 @@ def test_paging_emulator_pages_and_selects(
 def test_a_listed_page_drops_managed_fields_as_it_decodes(
     paging_kmock: PagingKmockThread, tls: Tls
 ) -> None:
-    """Objects as kube-apiserver serves them (devcluster/scale.py: as_served) come out of a LIST
-    without `managedFields`, everything else intact and in the server's order."""
+    """Objects as kube-apiserver serves them (devcluster/standins/scale.py: as_served) come out of
+    a LIST without `managedFields`, everything else intact and in the server's order."""
     assert paging_kmock.emulator is not None
     created = {"VolumeId": "vol-0123456789abcdef0", "Size": 10, "AvailabilityZone": "us-east-1a",
                "VolumeType": "gp3", "Tags": [{"Key": "k8s-pv", "Value": "data-00001"}]}  # fmt: skip

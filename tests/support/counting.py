@@ -11,7 +11,7 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from devcluster.kmockthread import KmockThread
+from devcluster.standins.kmockthread import KmockThread
 
 THROTTLED = (
     b'<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error>'

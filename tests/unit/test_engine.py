@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from devcluster import eventfactory as ef
 from registrar.core.errors import (
     ForbiddenError,
     RegistrarError,
@@ -24,6 +23,7 @@ from registrar.core.settings import Settings
 from registrar.core.status import status_is_current, status_tags
 from registrar.engine.reconcile import Reconciler
 from registrar.engine.service import Registrar
+from tests.support import eventfactory as ef
 from tests.support.fakes import FakeClusters, FakeIdentities, FakeKube, FakeVolumes
 from tests.support.helpers import facts
 

@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-from devcluster import eventfactory as ef
 from registrar.core.errors import InvalidInputError
 from registrar.core.events import (
     Ignored,
@@ -19,6 +18,7 @@ from registrar.core.events import (
     VolumeDeleted,
     parse_event,
 )
+from tests.support import eventfactory as ef
 from tests.support.events import load_event, sample_event_names
 
 EXPECTED_KIND = {

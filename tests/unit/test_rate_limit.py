@@ -1,45 +1,16 @@
 """The client-side token bucket (qps, burst) in front of every Kubernetes request, on a fake
-clock; and the gateway waiting on it instead of flooding the API server."""
+clock (the gateway waiting on it: tests/integration/test_gateway_rate_limit.py)."""
 
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
-from devcluster.kmockthread import KmockThread
-from devcluster.tlsapi import Tls
-from registrar.adapters.kube import KubeGateway
 from registrar.adapters.kube_transport import DEFAULT_RATE_LIMIT, RateLimit, TokenBucket
 from registrar.core.errors import SettingsError
 from registrar.core.settings import Settings
-
-
-class FakeClock:
-    """A clock that only moves when someone sleeps on it (or the test advances it)."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.sleeps.append(seconds)
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self.now += seconds
-
-
-def bucket(qps: float, burst: int) -> tuple[TokenBucket, FakeClock]:
-    clock = FakeClock()
-    return TokenBucket(qps, burst, clock=clock, sleep=clock.sleep), clock
+from tests.support.clock import bucket
 
 
 def test_burst_passes_without_waiting() -> None:
@@ -131,39 +102,3 @@ def test_settings_read_and_validate_the_rate() -> None:
     ]:
         with pytest.raises(SettingsError, match=name):
             Settings.from_env({name: value})
-
-
-def test_gateway_waits_on_the_bucket_for_every_request(
-    kmock_server: KmockThread, tls: Tls
-) -> None:
-    """Past the burst, each request waits its turn (fake clock: the waits are exact)."""
-    limiter, clock = bucket(5, 3)
-    gateway = KubeGateway(kmock_server.url, tls.ca_pem, lambda _force: "t", limiter=limiter)
-    try:
-        for _ in range(6):
-            list(gateway.list("PersistentVolume", "a=b"))
-    finally:
-        gateway.close()
-    assert clock.sleeps == pytest.approx([0.2, 0.4, 0.6])
-
-
-def test_gateway_does_not_flood_the_server(kmock_server: KmockThread, tls: Tls) -> None:
-    """On the real clock: past the burst, requests wait for their tokens before they are sent
-    (never longer than the rate asks), and the server still gets all 12."""
-    waits: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        waits.append(seconds)
-        time.sleep(seconds)
-
-    limiter = TokenBucket(20, 2, sleep=sleep)
-    gateway = KubeGateway(kmock_server.url, tls.ca_pem, lambda _force: "t", limiter=limiter)
-    try:
-        for _ in range(12):
-            list(gateway.list("PersistentVolume", "a=b"))
-    finally:
-        gateway.close()
-    assert waits  # it waited instead of sending at once
-    assert 0 < sum(waits) <= (12 - 2) / 20 + 1e-6  # and never longer than the rate asks
-    assert kmock_server.emulator is not None
-    assert len(list(kmock_server.emulator)) == 12

@@ -66,7 +66,7 @@ _INVALID = {"InvalidParameterValue", "InvalidVolumeID.Malformed", "InvalidParame
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 # AWS operations by service, declared beside the code that calls them: the Lambda asset's
-# botocore keeps only these (stacks/asset_trim.py reads every AWS_OPERATIONS in the package).
+# botocore keeps only these (asset/trim.py reads every AWS_OPERATIONS in the package).
 Operations = Mapping[str, tuple[str, ...]]
 EXISTING_BATCH = 200  # values per DescribeVolumes filter, or volume ids per call
 PAGE_SIZE = 500  # DescribeVolumes' largest MaxResults

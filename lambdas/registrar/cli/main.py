@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from registrar.cli.report import status_table, sweep_table, volume_statuses
 from registrar.cli.token import add_token_command
@@ -23,15 +23,22 @@ from registrar.core.sweep import target_cluster
 from registrar.engine.ports import VolumeReader
 from registrar.engine.service import Ready, Rejected, plan_event
 
+if TYPE_CHECKING:
+    from registrar.wiring import Wiring
+
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
-DEMO = Path("devcluster") / "demo.py"
+DEMO = Path("devcluster") / "demo" / "__main__.py"
 Command = Callable[[argparse.Namespace], int]
+Wire = Callable[[Settings, str], "Wiring"]
 T = TypeVar("T")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, wire: Wire | None = None) -> int:
+    """`wire(settings, region)`: the gateways the commands go through (registrar.wiring.wire
+    unless a test hands in one of its own)."""
     parser = _parser()
     args = parser.parse_args(argv)
+    args.wire = wire or _wire
     logging.basicConfig(
         stream=sys.stderr,
         level=logging.INFO if args.verbose else logging.CRITICAL,
@@ -113,11 +120,15 @@ def run_render(args: argparse.Namespace) -> int:
     return status
 
 
-def run_register(args: argparse.Namespace) -> int:
+def _wire(settings: Settings, region: str) -> Wiring:
     # Imported here: boto3 costs ~0.2 s, and `token` runs before every kubectl command.
-    from registrar.wiring import build_registrar  # noqa: PLC0415
+    from registrar.wiring import wire  # noqa: PLC0415
 
-    registrar = build_registrar(Settings.from_env(), args.region or aws_region())
+    return wire(settings, region)
+
+
+def run_register(args: argparse.Namespace) -> int:
+    registrar = args.wire(Settings.from_env(), args.region or aws_region()).registrar()
     outcome = registrar.register(args.volume_id, args.cluster)
     for obj in outcome.objects:
         print(obj.line())
@@ -128,29 +139,24 @@ def run_register(args: argparse.Namespace) -> int:
 
 
 def run_reconcile(args: argparse.Namespace) -> int:
-    from registrar.engine.reconcile import Reconciler  # noqa: PLC0415 - see run_register
-    from registrar.wiring import build_gateways, build_identities  # noqa: PLC0415
-
     settings = Settings.from_env()
-    region = args.region or aws_region()
-    volumes, clusters = build_gateways(region, settings)
-    reconciler = Reconciler(settings, volumes, clusters, build_identities(settings, region))
+    clusters = _clusters(args, settings)
+    reconciler = args.wire(settings, args.region or aws_region()).reconciler()
     rows = []
-    for cluster in _clusters(args, settings):
+    for cluster in clusters:
         rows += reconciler.sweep(cluster, dry_run=args.dry_run, progress=progress_bar)
     print(sweep_table(rows))
     return EXIT_FAILED if any(row.action == "conflict" for row in rows) else EXIT_OK
 
 
 def run_status(args: argparse.Namespace) -> int:
-    from registrar.wiring import build_gateways  # noqa: PLC0415 - see run_register
-
     settings = Settings.from_env()
-    volumes, clusters = build_gateways(args.region or aws_region(), settings)
-    tagged = list(progress_bar(volumes.tagged_volumes(), "tagged volumes"))
+    clusters = _clusters(args, settings)
+    wiring = args.wire(settings, args.region or aws_region())
+    tagged = list(progress_bar(wiring.volumes.tagged_volumes(), "tagged volumes"))
     found = []
-    for cluster in _clusters(args, settings):
-        kube = clusters.kube_for(cluster)
+    for cluster in clusters:
+        kube = wiring.clusters.kube_for(cluster)
         pvs = kube.list("PersistentVolume", t.MANAGED_SELECTOR)
         pvcs = kube.list("PersistentVolumeClaim", t.MANAGED_SELECTOR)
         mine = [v for v in tagged if target_cluster(v, settings) == cluster]
@@ -161,7 +167,7 @@ def run_status(args: argparse.Namespace) -> int:
 
 def progress_bar(items: Iterable[T], label: str, total: int | None = None) -> Iterable[T]:
     """A tqdm bar on stderr, shown only to a person at a terminal."""
-    from tqdm import tqdm  # noqa: PLC0415 - see run_register
+    from tqdm import tqdm  # noqa: PLC0415 - see _wire
 
     return tqdm(items, desc=label, total=total, unit="", file=sys.stderr,
                 disable=not sys.stderr.isatty(), leave=False)
@@ -183,7 +189,7 @@ class LazyVolumes:
 
     @cached_property
     def _ec2(self) -> VolumeReader:
-        from registrar.adapters.aws import Ec2Volumes  # noqa: PLC0415 - see run_register
+        from registrar.adapters.aws import Ec2Volumes  # noqa: PLC0415 - see _wire
 
         return Ec2Volumes(self._region)
 

@@ -139,7 +139,7 @@ DEFAULT_NAMESPACE = Setting(
     "default_namespace", "defaultNamespace", "REGISTRAR_DEFAULT_NAMESPACE", "default", TEXT
 )
 # Blank is the default `*`, as for every setting but the denied list: the function and the
-# rendered admission policy and RBAC (stacks/k8s_manifests.py) both read it as any namespace.
+# rendered admission policy and RBAC (render/manifests.py) both read it as any namespace.
 ALLOWED_NAMESPACES = Setting(
     "allowed_namespaces",
     "allowedNamespaces",

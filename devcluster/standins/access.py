@@ -20,8 +20,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from devcluster.controlplane import REPO, ControlPlane
-from stacks.k8s_manifests import APPLY_ORDER, GROUP, MANAGED_BY
+from devcluster.standins.controlplane import REPO, ControlPlane
+from render.manifests import APPLY_ORDER, GROUP, MANAGED_BY
 
 K8S = REPO / "k8s"
 ENFORCE_TIMEOUT = 30.0

@@ -1,6 +1,6 @@
 """The tutorial's workload on the local control plane (examples/tutorial-deployment.yaml): a
 busybox Deployment mounting the claim, without a nodeSelector. kube-scheduler places its pod
-by the PersistentVolume's zone node affinity; no kubelet runs it (devcluster/nodes.py)."""
+by the PersistentVolume's zone node affinity; no kubelet runs it (devcluster/standins/nodes.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from devcluster.controlplane import REPO, ControlPlane
+from devcluster.standins.controlplane import REPO, ControlPlane
 
 DEPLOYMENT_FILE = REPO / "examples" / "tutorial-deployment.yaml"
 SCHEDULE_TIMEOUT = 30.0

@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp.test_utils
 import kmock
 
-from devcluster.tlsapi import Tls
+from devcluster.standins.tlsapi import Tls
 from registrar.engine.ports import KubePort
 
 

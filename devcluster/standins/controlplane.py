@@ -26,13 +26,13 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from devcluster.certs import ServerTls
-from devcluster.eks_authn import AccessEntries, EksAuthenticator, StsStandIn
-from devcluster.webhook import Review, TokenReviewServer
+from devcluster.standins.certs import ServerTls
+from devcluster.standins.eks_authn import AccessEntries, EksAuthenticator, StsStandIn
+from devcluster.standins.webhook import Review, TokenReviewServer
 from registrar.adapters.kube import KubeGateway
 from registrar.adapters.kube_transport import TokenProvider
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = REPO / "tests" / "controlplane" / "build.sh"
 START_TIMEOUT = 120.0
 STOP_TIMEOUT = 20.0
@@ -91,7 +91,8 @@ def _kubeconfig(server: str, ca_pem: bytes, token: str | None) -> str:
 
 class ControlPlane:
     """etcd, kube-apiserver, PV binder, kube-scheduler and the Deployment controllers on
-    loopback with TLS, RBAC and EKS token auth. No nodes until devcluster.nodes adds them."""
+    loopback with TLS, RBAC and EKS token auth. No nodes until devcluster.standins.nodes adds
+    them."""
 
     def __init__(
         self, workdir: Path, tls: ServerTls, moto_url: str, cluster: str = "registrar-e2e"

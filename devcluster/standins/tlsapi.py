@@ -13,8 +13,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
-from devcluster import certs
-from devcluster.certs import LocalTls
+from devcluster.standins import certs
+from devcluster.standins.certs import LocalTls
 
 # --- a CA and a server certificate for 127.0.0.1 / localhost ------------------------------------
 

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-BUILD = REPO / "devcluster" / "build_lambda_runtime.sh"
+REPO = Path(__file__).resolve().parents[2]
+BUILD = Path(__file__).resolve().parent / "build_lambda_runtime.sh"
 INIT_REPORT = re.compile(r"INIT REPORT\(durationMs: ([0-9.]+)\)")
 INVOKE_DONE = re.compile(r"INVOKE RTDONE\(status: (\w+), .*duration: ([0-9.]+)ms\)")
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"

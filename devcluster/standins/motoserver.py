@@ -11,7 +11,7 @@ import time
 import urllib.request
 from collections.abc import Iterable, Iterator, Mapping
 
-from devcluster.controlplane import die_with_parent, free_port, stop_group
+from devcluster.standins.controlplane import die_with_parent, free_port, stop_group
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0

@@ -1,4 +1,5 @@
-"""The registrar as the Lambda runs it, but against moto and the local control plane.
+"""The registrar's identity and cluster directory as the Lambda has them, against moto and the
+local control plane.
 
 Its only identity is an IAM role in moto: assumed with STS (against moto), mapped by an
 access entry to the Kubernetes group `ebs-pv-registrar` (bound by k8s/rbac.yaml), used for
@@ -19,13 +20,12 @@ from typing import Any
 import botocore.session
 from botocore.credentials import Credentials
 
-from devcluster.controlplane import ControlPlane
-from registrar.adapters.aws import Ec2Volumes, call_aws
-from registrar.adapters.eks import EksConnector
+from devcluster.standins.controlplane import ControlPlane
+from registrar.adapters.aws import call_aws
 from registrar.core.errors import TransientError
 from registrar.core.models import ClusterInfo
 from registrar.core.settings import Settings
-from registrar.engine.service import Registrar
+from registrar.wiring import Wiring, wire
 
 GROUP = "ebs-pv-registrar"
 USERNAME = "ebs-pv-registrar"
@@ -102,18 +102,14 @@ class ControlPlaneDirectory:
         )
 
 
-def registrar_for(
+def wiring_for(
     plane: ControlPlane, region: str, credentials: Credentials, settings: Settings | None = None
-) -> Registrar:
-    """A Registrar wired like registrar.wiring.build_registrar, with the role's credentials
-    and the local directory: the real Ec2Volumes, EksConnector and EKS token path."""
+) -> Wiring:
+    """registrar.wiring.wire as the Lambda calls it, handed the role's credentials and the local
+    directory; by default the plane's cluster is the only one."""
     session = role_session(credentials, region)
-    connector = EksConnector(
-        region,
-        directory=ControlPlaneDirectory(plane, session),
-        credentials=lambda: credentials,
-    )
     settings = settings or Settings(
         default_cluster=plane.cluster, allowed_clusters=(plane.cluster,)
     )
-    return Registrar(settings, Ec2Volumes(region, session), connector)
+    directory = ControlPlaneDirectory(plane, session)
+    return wire(settings, region, session=lambda: session, directory=directory)

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from devcluster.certs import ServerTls
-from devcluster.eks_authn import EksAuthenticator, TokenError
+from devcluster.standins.certs import ServerTls
+from devcluster.standins.eks_authn import EksAuthenticator, TokenError
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "create-volume-event.json"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "create-volume-event.json"
 
 
 def _items(tags: list[dict[str, str]]) -> list[dict[str, str]]:

@@ -17,7 +17,7 @@ from typing import Any
 import kmock
 from kmock._internal.k8s import KubernetesObjectNotFoundError, KubernetesResourceNotFoundError
 
-from devcluster.kmockthread import KmockThread
+from devcluster.standins.kmockthread import KmockThread
 from registrar.core import tags as t
 from registrar.core.models import VolumeFacts
 from registrar.core.planner import Plan, plan_volume, registered_status

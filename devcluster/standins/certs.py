@@ -16,7 +16,7 @@ from cryptography.x509.oid import NameOID
 
 
 class ServerTls(Protocol):
-    """What the control plane and its webhook need (devcluster.tlsapi.Tls fits too)."""
+    """What the control plane and its webhook need (devcluster.standins.tlsapi.Tls fits too)."""
 
     @property
     def ca_pem(self) -> bytes: ...

@@ -1,7 +1,7 @@
 """Lambda code asset: local pip bundling without Docker, Docker bundling as the fallback.
 
 Both paths run the same steps: pip install for the Lambda's platform, copy the registrar
-package, then stacks/asset_trim.py (prune what the function never imports, trim botocore to the
+package, then asset/trim.py (prune what the function never imports, trim botocore to the
 operations the registrar declares, precompile bytecode for the runtime's Python).
 """
 
@@ -20,7 +20,7 @@ import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_lambda as lambda_
 
-from stacks import asset_trim
+from asset import trim
 
 REPO = Path(__file__).resolve().parent.parent
 ASSET_ROOT = REPO / "lambdas"
@@ -38,10 +38,10 @@ TASK_ROOT = "/var/task"
 # Kept out of the asset and out of its hash: caches and local build litter.
 EXCLUDE = ["**/__pycache__", "**/*.pyc", "**/.pytest_cache", "**/.mypy_cache", "**/*.egg-info"]
 
-# The post-install step (stacks/asset_trim.py, standard library only), run by the target Python
+# The post-install step (asset/trim.py, standard library only), run by the target Python
 # in both bundling paths. Its text is part of the asset hash (via the bundling environment):
 # a changed recipe re-bundles.
-TRIM_MODULE = Path(asset_trim.__file__)
+TRIM_MODULE = Path(trim.__file__)
 FINISH_SCRIPT = TRIM_MODULE.read_text(encoding="utf-8")
 RECIPE = hashlib.sha256(FINISH_SCRIPT.encode("utf-8")).hexdigest()[:16]
 
@@ -82,7 +82,7 @@ def target_python() -> str | None:
 
 
 def finish_command(output_dir: str, python: str | None) -> list[str]:
-    """asset_trim on `output_dir`; bytecode only with an interpreter of the runtime's version."""
+    """asset/trim.py on `output_dir`; bytecode only with an interpreter of the runtime's version."""
     compile_flag = "1" if python else "0"
     interpreter = python or sys.executable
     return [interpreter, "-I", str(TRIM_MODULE), output_dir, compile_flag, TASK_ROOT]
@@ -98,7 +98,7 @@ def copy_package(source: Path, output_dir: str) -> None:
 
 
 def bundle(source: Path, output_dir: str, platform: str = PIP_PLATFORM) -> None:
-    """The local bundle: pip, the registrar package, then asset_trim (prune, trim, compile).
+    """The local bundle: pip, the registrar package, then asset/trim.py (prune, trim, compile).
     Raises when a step fails. `platform`: another machine's wheels (benchmarks on this host)."""
     subprocess.run(  # noqa: S603 - a fixed argument list, no shell
         pip_command(output_dir, str(source / REQUIREMENTS), platform), check=True
@@ -139,7 +139,7 @@ def docker_command() -> list[str]:
 
 def registrar_code(root: Path = ASSET_ROOT) -> lambda_.Code:
     """lambdas/ bundled; the hash is taken from the sources and the bundling recipe (the
-    options, asset_trim's text included, are hashed), so equal inputs give equal hashes."""
+    options, trim.py's text included, are hashed), so equal inputs give equal hashes."""
     return lambda_.Code.from_asset(
         str(root),
         asset_hash_type=cdk.AssetHashType.SOURCE,

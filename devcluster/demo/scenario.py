@@ -29,22 +29,22 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from devcluster import access
-from devcluster.certs import make_tls
-from devcluster.controlplane import REPO, ControlPlane, build_binary
-from devcluster.eventbridge import matches
-from devcluster.events import create_volume_event
-from devcluster.identity import (
+from devcluster.demo.events import create_volume_event
+from devcluster.demo.workload import DEPLOYMENT_FILE, Placement, wait_scheduled
+from devcluster.standins import access
+from devcluster.standins.certs import make_tls
+from devcluster.standins.controlplane import REPO, ControlPlane, build_binary
+from devcluster.standins.eventbridge import matches
+from devcluster.standins.identity import (
     GROUP,
     USERNAME,
     assume_role,
     create_eks_cluster,
     create_role,
-    registrar_for,
+    wiring_for,
 )
-from devcluster.motoserver import LOCAL_AWS_ENV, MotoServer, environment
-from devcluster.nodes import ZONE_LABEL, add_zone_node
-from devcluster.workload import DEPLOYMENT_FILE, Placement, wait_scheduled
+from devcluster.standins.motoserver import LOCAL_AWS_ENV, MotoServer, environment
+from devcluster.standins.nodes import ZONE_LABEL, add_zone_node
 
 REGION = "ap-northeast-1"
 ZONE = "ap-northeast-1a"
@@ -269,21 +269,20 @@ def _route(event: dict[str, Any]) -> str:
 def _invoke(
     event: dict[str, Any], plane: ControlPlane, credentials: Any
 ) -> tuple[dict[str, Any], list[str]]:
-    """lambda_handler(event, context) with the registrar built from the role's credentials;
-    its Powertools log lines and metrics are collected and summarised."""
+    """The Lambda entry point over the registrar wired as the function wires it, signing with
+    the role's credentials; its Powertools log lines and metrics are collected and summarised."""
     from registrar import handler  # noqa: PLC0415 - Powertools is slow to import
 
-    registrar = registrar_for(plane, REGION, credentials)
+    registrar = wiring_for(plane, REGION, credentials).registrar()
+    lambda_handler = handler.handler_for(lambda: registrar)
     logs = io.StringIO()
     log_handler = handler.logger.registered_handler
     assert isinstance(log_handler, logging.StreamHandler)
-    saved_registrar, saved_stream = handler.registrar, log_handler.setStream(logs)
-    handler.registrar = lambda: registrar  # type: ignore[assignment]
+    saved_stream = log_handler.setStream(logs)
     try:
         with contextlib.redirect_stdout(logs):  # the EMF metrics record
-            result = handler.lambda_handler(event, LambdaContext())
+            result = lambda_handler(event, LambdaContext())
     finally:
-        handler.registrar = saved_registrar
         log_handler.setStream(saved_stream)
     return result, _summarise(logs.getvalue())
 
@@ -374,6 +373,3 @@ def _local_aws_environment() -> Iterator[None]:
     with environment(wanted, [*dropped, "AWS_ENDPOINT_URL"]):
         yield
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from devcluster.sigv4 import presigned_signature
+from devcluster.standins.sigv4 import presigned_signature
 
 TOKEN_PREFIX = "k8s-aws-v1."
 MAX_TOKEN_LEN = 4 * 1024

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-SAMPLES = Path(__file__).resolve().parent.parent / "tests" / "events"
+SAMPLES = Path(__file__).resolve().parents[1] / "events"
 
 ACCOUNT = "111122223333"
 PARTITIONS = {"cn-": "aws-cn", "us-gov-": "aws-us-gov"}

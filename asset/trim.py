@@ -1,6 +1,6 @@
 """The Lambda asset's finishing step, run by the runtime's Python after `pip install --target`.
 
-    python -I asset_trim.py OUTPUT_DIR COMPILE(1|0) TASK_ROOT
+    python -I trim.py OUTPUT_DIR COMPILE(1|0) TASK_ROOT
 
 Standard library only: the local bundling runs this file, the Docker bundling runs the same
 text (passed through the bundling environment, which the asset hash covers). Steps:
@@ -13,8 +13,9 @@ text (passed through the bundling environment, which the asset hash covers). Ste
    the function): exact text edits that fail the build when botocore's source differs;
 4. precompile bytecode for a read-only /var/task.
 
-Every step is guarded by tests/bundle (the built asset runs each declared operation with the
-trimmed botocore, under the real runtime client, without writing a byte).
+Every step is guarded by tests/infra/test_trim.py and test_asset.py (the built asset runs each
+declared operation with the trimmed botocore, under the real runtime client, without writing a
+byte).
 """
 
 from __future__ import annotations
@@ -283,7 +284,7 @@ def main(argv: list[str]) -> int:
     try:
         ok = finish(Path(out), compile_flag == "1", task_root)
     except TrimError as error:
-        print(f"asset_trim: {error}", file=sys.stderr)
+        print(f"asset trim: {error}", file=sys.stderr)
         return 2
     return 0 if ok else 1
 

@@ -1,0 +1,3 @@
+from devcluster.demo.scenario import main
+
+raise SystemExit(main())
