@@ -146,3 +146,20 @@ def test_short_pages_in_a_sweep_never_take_untagged_volumes_for_deleted(
         assert exists(kube, "PersistentVolumeClaim", name, "default"), name
         annotations = kube.get("PersistentVolume", name)["metadata"]["annotations"]
         assert annotations["ebs-pv-registrar/unmanaged"] == "k8s-pv tag removed"
+
+
+def test_one_create_tags_over_many_volumes_registers_each_once_however_delivered(
+    moto_endpoint: str, ec2: Any, kube: KubeGateway
+) -> None:
+    """One CreateTags names many volumes; EventBridge may deliver it twice, in any order
+    with the rest: each volume gets one PV and claim, and a registered status."""
+    registrar = service(kube, SETTINGS)
+    ids = [new_volume(ec2, Name="fleet") for _ in range(5)]
+    ec2.create_tags(Resources=ids, Tags=[{"Key": "k8s-pv", "Value": ""}])
+    event = ef.create_tags(ids, {"k8s-pv": ""})
+    seen = [r for e in deliveries([event, event], seed=7) for r in results(respond(e, registrar))]
+    assert seen.count("registered") == len(ids)
+    assert set(seen) <= {"registered", "unchanged"}
+    for volume_id in ids:
+        assert exists(kube, "PersistentVolume", volume_id)
+        assert (status(ec2, volume_id) or "").startswith("registered"), volume_id
