@@ -331,6 +331,8 @@ def test_sweep_registers_every_other_volume_past_a_missing_namespace(
         pv: create_volume(ec2, {"k8s-pv": pv, "k8s-pvc": claim})["VolumeId"]
         for pv, claim in others.items()
     }
+    for volume_id in [failing["VolumeId"], *ids.values()]:  # listed once EC2 shows them
+        aws.Ec2Volumes(REGION).describe_volume(volume_id)  # (eventual consistency)
 
     outcomes = function(ef.scheduled(region=REGION))["outcomes"]
 
