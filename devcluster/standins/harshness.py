@@ -5,6 +5,7 @@ tests mild, to tell a harsh behaviour from a regression."""
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 
 
@@ -49,3 +50,11 @@ HARSH = Harshness(
 
 def from_env() -> Harshness:
     return MILD if os.environ.get("EBS_PV_STANDINS", "harsh") == "mild" else HARSH
+
+
+def settle(harshness: Harshness | None = None) -> None:
+    """Wait until EC2 lists the volumes just created (a test that sweeps right after creating
+    them): the stand-in hides them for `invisible_s`, and moto's createTime has whole seconds."""
+    invisible = (harshness or from_env()).invisible_s
+    if invisible:
+        time.sleep(invisible + 1.0)

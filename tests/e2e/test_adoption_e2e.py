@@ -23,6 +23,7 @@ from botocore.credentials import Credentials
 
 from devcluster.standins.cloudtrail import CloudTrailStandIn
 from devcluster.standins.controlplane import ControlPlane
+from devcluster.standins.harshness import settle
 from devcluster.standins.identity import assume_role, create_role
 from registrar.adapters import aws
 from registrar.adapters.kube import KubeGateway
@@ -331,8 +332,7 @@ def test_sweep_registers_every_other_volume_past_a_missing_namespace(
         pv: create_volume(ec2, {"k8s-pv": pv, "k8s-pvc": claim})["VolumeId"]
         for pv, claim in others.items()
     }
-    for volume_id in [failing["VolumeId"], *ids.values()]:  # listed once EC2 shows them
-        aws.Ec2Volumes(REGION).describe_volume(volume_id)  # (eventual consistency)
+    settle()  # until EC2 lists them
 
     outcomes = function(ef.scheduled(region=REGION))["outcomes"]
 

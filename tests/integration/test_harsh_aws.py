@@ -14,7 +14,7 @@ import pytest
 
 from devcluster.standins.cloudtrail import CloudTrailStandIn
 from devcluster.standins.harsh_ec2 import HarshEc2
-from devcluster.standins.harshness import HARSH
+from devcluster.standins.harshness import HARSH, settle
 from registrar.adapters import aws
 from registrar.adapters.aws import CloudTrailIdentities, Ec2Volumes
 from registrar.core.errors import NotFoundError
@@ -36,11 +36,6 @@ def new_volumes(ec2: Any, count: int, **tags: str) -> list[str]:
     ]
 
 
-def settled() -> None:
-    """Past the harsh stand-in's eventual-consistency window (createTime has whole seconds)."""
-    time.sleep(HARSH.invisible_s + 1.0)
-
-
 @pytest.fixture
 def rough(
     monkeypatch: pytest.MonkeyPatch, moto_endpoint: str, moto_direct: str
@@ -55,7 +50,7 @@ def rough(
 
 def test_a_listing_is_read_to_its_last_page(ec2: Any, harsh_ec2: HarshEc2) -> None:
     ids = new_volumes(ec2, 8, **{"k8s-pv": ""})
-    settled()
+    settle(HARSH)
     before = harsh_ec2.pages
     tagged = {facts.volume_id for facts in Ec2Volumes("us-east-1").tagged_volumes()}
     assert set(ids) <= tagged
@@ -65,7 +60,7 @@ def test_a_listing_is_read_to_its_last_page(ec2: Any, harsh_ec2: HarshEc2) -> No
 
 def test_throttling_is_retried_and_every_page_still_read(ec2: Any, rough: HarshEc2) -> None:
     ids = new_volumes(ec2, 5)
-    settled()
+    settle(HARSH)
     assert Ec2Volumes("us-east-1").existing_ids(ids) == set(ids)
     assert rough.throttled["DescribeVolumes"] >= 3  # RequestLimitExceeded, retried by botocore
 
@@ -75,7 +70,7 @@ def test_missing_ids_are_those_ec2_says_do_not_exist(ec2: Any, rough: HarshEc2) 
     gone = new_volumes(ec2, 2)
     for volume_id in gone:
         ec2.delete_volume(VolumeId=volume_id)
-    settled()
+    settle(HARSH)
     never = "vol-0000000000000dead"
     assert Ec2Volumes("us-east-1").missing_ids([*alive, *gone, never]) == {*gone, never}
     assert Ec2Volumes("us-east-1").missing_ids(alive) == set()

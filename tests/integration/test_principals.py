@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from devcluster.standins.cloudtrail import CloudTrailStandIn
+from devcluster.standins.harshness import settle
 from devcluster.standins.kmockthread import OneCluster
 from registrar.adapters.aws import CloudTrailIdentities, Ec2Volumes
 from registrar.adapters.kube import KubeGateway
@@ -134,6 +135,7 @@ def test_a_sweep_repairs_known_volumes_but_does_not_register_unverified_ones(
     registrar(kube).register(known)
     kube.delete("PersistentVolumeClaim", "known", "default")
     stranger = new_volume(ec2, **{"k8s-pv": "stranger"})
+    settle()  # until EC2 lists it
     rows = Reconciler(SETTINGS, Ec2Volumes("us-east-1"), OneCluster(kube)).sweep("prod")
     actions = {row.volume_id: row.action for row in rows}
     assert actions == {known: "create", stranger: "unverified"}
