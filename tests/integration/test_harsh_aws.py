@@ -65,7 +65,7 @@ def test_throttling_is_retried_and_every_page_still_read(ec2: Any, rough: HarshE
     assert rough.throttled["DescribeVolumes"] >= 3  # RequestLimitExceeded, retried by botocore
 
 
-def test_missing_ids_are_those_ec2_says_do_not_exist(ec2: Any, rough: HarshEc2) -> None:
+def test_missing_ids_are_those_ec2_says_do_not_exist(ec2: Any, harsh_ec2: HarshEc2) -> None:
     alive = new_volumes(ec2, 5)
     gone = new_volumes(ec2, 2)
     for volume_id in gone:
