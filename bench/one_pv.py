@@ -38,7 +38,7 @@ url, ca, page, volume_id = sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[
 from registrar.adapters import kube_transport
 from registrar.adapters.kube import KubeGateway
 from registrar.adapters.kube_transport import RateLimit
-from registrar.engine.lifecycle import holders
+from registrar.core.objects import ClusterView
 
 read = [0]
 send = kube_transport.KubeTransport._send
@@ -52,7 +52,7 @@ gateway = KubeGateway(url, open(ca, "rb").read(), lambda _f: "t", page_size=page
                       rate_limit=RateLimit(qps=1e6, burst=1_000_000))
 tracemalloc.start()
 start = time.perf_counter()
-found = holders(gateway, volume_id)
+found = ClusterView(gateway.list("PersistentVolume")).holders(volume_id)
 elapsed = time.perf_counter() - start
 _, peak = tracemalloc.get_traced_memory()
 print(json.dumps({"found": found, "seconds": elapsed, "bytes": read[0],

@@ -90,7 +90,7 @@ def naive(volumes, kube):
         plan = plan_volume(facts, SETTINGS)
         if not isinstance(plan, Plan):
             continue
-        state = "in-sync"
+        state = "unchanged"
         for item in plan.items:
             meta = item["metadata"]
             try:
@@ -145,7 +145,7 @@ peak = tracemalloc.get_traced_memory()[1] if traced else 0
 rss_kib = next(int(line.split()[1]) for line in open("/proc/self/status")
                if line.startswith("VmHWM:"))
 print(json.dumps({"seconds": elapsed, "cpu": cpu, "rows": sum(counts.values()),
-                  "in_sync": counts.get("in-sync", 0), "python": sys.version.split()[0],
+                  "in_sync": counts.get("unchanged", 0), "python": sys.version.split()[0],
                   "tracemalloc": peak, "rss": rss_kib * 1024}))
 """
 

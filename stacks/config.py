@@ -32,6 +32,7 @@ DEFAULTS: dict[str, Any] = {
     "oidcProviderArn": "",
     "csiDriverResolveConflicts": "PRESERVE",
     "csiDriverPreserveOnDelete": True,
+    "csiDriverKmsKeyArns": "",
     "installPodIdentityAgent": False,
     "vpcId": "",
     "vpcSubnetIds": "",
@@ -40,6 +41,7 @@ DEFAULTS: dict[str, Any] = {
     "createVpcEndpoints": False,
     "applyManifests": False,
     "kubectlRoleArn": "",
+    "kubernetesVersion": "",
     "createDashboard": True,
     "stackName": "EbsPvRegistrar",
 }
@@ -58,6 +60,30 @@ CSI_POLICIES = {
     "v2": "AmazonEBSCSIDriverPolicyV2",
     "classic": "service-role/AmazonEBSCSIDriverPolicy",
 }
+# The stack's keys whose rule is not read from their default's type (true/false, count).
+STACK_RULES: dict[str, contract.Rule[Any]] = {
+    "csiDriverKmsKeyArns": contract.KMS_KEY_ARNS,
+    "kubernetesVersion": contract.KUBERNETES_VERSION,
+}
+# kubectl's version skew policy: kubectl is supported within one minor version (older or newer)
+# of kube-apiserver (kubernetes.io, "Version Skew Policy", kubectl). The minor versions of the
+# aws-cdk.lambda-layer-kubectl-vNN packages requirements.txt pins, newest first; a cluster gets
+# its own minor's layer, else the nearest one within the skew.
+KUBECTL_LAYER_MINORS = (37, 36, 35, 34, 33)
+
+
+def kubectl_layer_minor(version: str) -> int:
+    """The kubectl layer's minor version for a cluster on Kubernetes `version` (1.NN)."""
+    minor = int(version.split(".")[1])
+    for candidate in (minor, minor + 1, minor - 1):
+        if candidate in KUBECTL_LAYER_MINORS:
+            return candidate
+    newest, oldest = KUBECTL_LAYER_MINORS[0], KUBECTL_LAYER_MINORS[-1]
+    raise ConfigError(
+        f"kubernetesVersion={version!r}: no kubectl layer within one minor version of it "
+        f"(kubectl's version skew); applyManifests supports Kubernetes 1.{oldest - 1} to "
+        f"1.{newest + 1}. Apply k8s/ with your own kubectl instead (docs/deploy.md)"
+    )
 
 
 def _csv(value: str) -> tuple[str, ...]:
@@ -79,11 +105,13 @@ class ConfigError(ValueError):
 
 
 def check_stack_keys(get: Callable[[str], Any]) -> None:
-    """The stack's own true/false and count keys (by their default's type) by the contract's
-    rules, so that a typo is refused rather than read as false."""
+    """The stack's own true/false and count keys (by their default's type) and those of
+    STACK_RULES by the contract's rules, so that a typo is refused rather than read as false."""
     for key, default in DEFAULTS.items():
-        if isinstance(default, bool):
-            rule: contract.Rule[Any] = contract.FLAG
+        if key in STACK_RULES:
+            rule: contract.Rule[Any] = STACK_RULES[key]
+        elif isinstance(default, bool):
+            rule = contract.FLAG
         elif isinstance(default, int):
             rule = contract.POSITIVE_INTEGER
         else:
@@ -173,10 +201,12 @@ class RegistrarConfig:
     oidc_provider_arn: str
     csi_driver_resolve_conflicts: str
     csi_driver_preserve_on_delete: bool
+    csi_driver_kms_key_arns: tuple[str, ...]
     install_pod_identity_agent: bool
     vpc: VpcConfig | None
     apply_manifests: bool
     kubectl_role_arn: str
+    kubectl_layer_minor: int | None
     create_dashboard: bool
     stack_name: str
 
@@ -186,6 +216,15 @@ class RegistrarConfig:
             value = node.try_get_context(key)
             return CONTEXT_DEFAULTS[key] if value is None else value
 
+        return cls.from_values(get)
+
+    @classmethod
+    def from_values(
+        cls, get: Callable[[str], Any], *, cluster_given: bool = False
+    ) -> RegistrarConfig:
+        """The configuration from each context key's value (`get(key)`, the default when
+        unset). `cluster_given`: the cluster is a CDK object, whose own kubectl provider applies
+        the manifests (kubectlRoleArn and kubernetesVersion are not needed)."""
         environment = contract.environment(get)
         settings = function_settings(environment)
         check_stack_keys(get)
@@ -210,8 +249,18 @@ class RegistrarConfig:
             raise ConfigError("installPodIdentityAgent needs context clusterName")
         apply_manifests = _bool(get("applyManifests"))
         kubectl_role = str(get("kubectlRoleArn")).strip()
-        if apply_manifests and not (cluster and kubectl_role):
+        if apply_manifests and not cluster_given and not (cluster and kubectl_role):
             raise ConfigError("applyManifests needs context clusterName and kubectlRoleArn")
+        kubernetes_version = contract.KUBERNETES_VERSION.parse(str(get("kubernetesVersion")))
+        if apply_manifests and not cluster_given and not kubernetes_version:
+            raise ConfigError(
+                "applyManifests needs context kubernetesVersion, the cluster's Kubernetes "
+                f"version (aws eks describe-cluster --name {cluster} --query cluster.version), "
+                "to run a kubectl it supports"
+            )
+        kms_keys = contract.KMS_KEY_ARNS.parse(str(get("csiDriverKmsKeyArns")))
+        if kms_keys and not install_csi:
+            raise ConfigError("csiDriverKmsKeyArns needs context installCsiDriver=true")
         vpc = VpcConfig.from_context(get, looks_up_callers=settings.looks_up_callers)
         return cls(
             settings=settings,
@@ -229,10 +278,14 @@ class RegistrarConfig:
             oidc_provider_arn=oidc,
             csi_driver_resolve_conflicts=resolve,
             csi_driver_preserve_on_delete=_bool(get("csiDriverPreserveOnDelete")),
+            csi_driver_kms_key_arns=kms_keys,
             install_pod_identity_agent=pod_identity_agent,
             vpc=vpc,
             apply_manifests=apply_manifests,
             kubectl_role_arn=kubectl_role,
+            kubectl_layer_minor=kubectl_layer_minor(kubernetes_version)
+            if apply_manifests and not cluster_given
+            else None,
             create_dashboard=_bool(get("createDashboard")),
             stack_name=str(get("stackName")),
         )

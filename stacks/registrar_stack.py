@@ -1,14 +1,14 @@
-"""The registrar stack: one construct per concern, wired together."""
+"""The registrar: one construct per concern, wired together in EbsPvRegistrar, the construct a
+CDK app adds to its own stack (app.py does, and so can an app that defines its EKS cluster)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import aws_cdk as cdk
+from aws_cdk import aws_eks as eks
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from stacks.config import RegistrarConfig
+from stacks.config import ConfigError, RegistrarConfig
 from stacks.constructs import failure_handling
 from stacks.constructs.csi_driver import CsiDriver
 from stacks.constructs.dashboard import RegistrarDashboard
@@ -20,20 +20,46 @@ from stacks.constructs.manifests import ClusterManifests
 from stacks.constructs.network import RegistrarNetwork
 from stacks.constructs.pod_identity_agent import PodIdentityAgent
 from stacks.constructs.trail import RegistrarTrail
+from stacks.options import RegistrarOptions
 
 
-class RegistrarStack(cdk.Stack):
+class EbsPvRegistrar(Construct):
+    """Registers tagged EBS volumes as PersistentVolumes and claims on an EKS cluster.
+
+        from ebs_pv_registrar import EbsPvRegistrar, RegistrarOptions
+
+        EbsPvRegistrar(stack, "Registrar", cluster=cluster,
+                       options=RegistrarOptions(allowed_namespaces=["apps"]))
+
+    `cluster` is an aws_eks.Cluster or an imported ICluster: it gets the access entry, and with
+    `apply_manifests` its own kubectl provider applies k8s/. `options` are the CDK app's context
+    keys (stacks/options.py), checked by the same rules; a refusal names the option. The CDK app
+    passes `config` (its context keys, already checked) and no cluster object instead."""
+
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
-        config: RegistrarConfig,
+        cluster: eks.ICluster | None = None,
+        options: RegistrarOptions | None = None,
+        config: RegistrarConfig | None = None,
         code: lambda_.Code | None = None,
-        **kwargs: Any,
     ) -> None:
-        super().__init__(scope, construct_id, **kwargs)
+        super().__init__(scope, construct_id)
+        if config is None:
+            if cluster is None:
+                raise TypeError("EbsPvRegistrar needs cluster= (aws_eks.Cluster or ICluster)")
+            config = (options or RegistrarOptions()).config(cluster.cluster_name)
+        elif options is not None:
+            raise TypeError("EbsPvRegistrar takes options= or config=, not both")
+        if config.apply_manifests and cluster is not None and not _runs_kubectl(cluster):
+            raise ConfigError(
+                "apply_manifests: the cluster object has no kubectl role; import it with "
+                "kubectl_role_arn= (a role that may administer it) and kubectl_layer="
+            )
         self.config = config
+        self.cluster = cluster
 
         self.failures = FailureHandling(self, "FailureHandling")
         self.network = RegistrarNetwork(self, "Network", config=config.vpc) if config.vpc else None
@@ -90,7 +116,9 @@ class RegistrarStack(cdk.Stack):
                 self,
                 "Manifests",
                 cluster_name=config.cluster_name,
+                cluster=cluster,
                 kubectl_role_arn=config.kubectl_role_arn,
+                kubectl_layer_minor=config.kubectl_layer_minor or 0,
                 csi_driver=config.csi_driver,
                 allowed_namespaces=config.settings.allowed_namespaces,
                 denied_namespaces=config.settings.denied_namespaces,
@@ -129,6 +157,7 @@ class RegistrarStack(cdk.Stack):
             oidc_provider_arn=config.oidc_provider_arn,
             resolve_conflicts=config.csi_driver_resolve_conflicts,
             preserve_on_delete=config.csi_driver_preserve_on_delete,
+            kms_key_arns=config.csi_driver_kms_key_arns,
         )
         if self.pod_identity_agent is not None:
             driver.node.add_dependency(self.pod_identity_agent)
@@ -142,3 +171,11 @@ class RegistrarStack(cdk.Stack):
                 "or deploy with -c installPodIdentityAgent=true",
             )
         return driver
+
+
+def _runs_kubectl(cluster: eks.ICluster) -> bool:
+    """A cluster of this app has its own kubectl provider; an imported one needs a role for it."""
+    if isinstance(cluster, eks.Cluster):
+        return True
+    provider = getattr(cluster, "kubectl_provider", None)
+    return provider is not None or cluster.kubectl_role is not None

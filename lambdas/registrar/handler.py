@@ -18,7 +18,7 @@ from registrar.core.contract import (
     OUTCOME_METRICS,
     SERVICE,
 )
-from registrar.core.errors import InvalidInputError
+from registrar.core.errors import DeferredError, InvalidInputError
 from registrar.core.events import parse_event
 from registrar.core.settings import Settings, aws_region
 from registrar.engine.service import Outcome, Registrar
@@ -44,7 +44,7 @@ def handler_for(service: Callable[[], Registrar]) -> LambdaHandler:
     @logger.inject_lambda_context(clear_state=True)
     @metrics.log_metrics
     def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return respond(event, service(), lambda: context.get_remaining_time_in_millis() / 1000)
+        return respond(event, service(), Clock(context))
 
     return handle
 
@@ -56,6 +56,16 @@ def registrar() -> Registrar:
 
 
 lambda_handler = handler_for(registrar)
+
+
+class Clock:
+    """Seconds left to the invocation's timeout."""
+
+    def __init__(self, context: LambdaContext) -> None:
+        self._context = context
+
+    def __call__(self) -> float:
+        return self._context.get_remaining_time_in_millis() / 1000
 
 
 def respond(
@@ -70,6 +80,9 @@ def respond(
         return {"outcomes": [{"result": "invalid", "detail": str(error)}]}
     try:
         outcomes = service.handle(parsed, remaining=remaining)
+    except DeferredError:  # not a failure: the retry carries on
+        metrics.add_metric(name=OUTCOME_METRICS["deferred"], unit=MetricUnit.Count, value=1)
+        raise
     except Exception:
         metrics.add_metric(name=FAILED_METRIC, unit=MetricUnit.Count, value=1)
         raise

@@ -21,7 +21,6 @@ from registrar.adapters.eks import EksConnector, session_credentials
 from registrar.adapters.kube_transport import RateLimit
 from registrar.core.settings import Settings
 from registrar.engine.ports import ClusterConnector, ClusterDirectory
-from registrar.engine.reconcile import Reconciler
 from registrar.engine.service import Registrar
 
 
@@ -36,9 +35,6 @@ class Wiring:
 
     def registrar(self) -> Registrar:
         return Registrar(self.settings, self.volumes, self.clusters, self.identities)
-
-    def reconciler(self) -> Reconciler:
-        return Reconciler(self.settings, self.volumes, self.clusters, self.identities)
 
 
 def wire(

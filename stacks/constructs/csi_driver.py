@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import aws_cdk as cdk
 from aws_cdk import aws_eks as eks
 from aws_cdk import aws_iam as iam
 from constructs import Construct
@@ -11,6 +12,15 @@ from stacks.config import CSI_POLICIES
 ADDON_NAME = "aws-ebs-csi-driver"
 NAMESPACE = "kube-system"
 SERVICE_ACCOUNT = "ebs-csi-controller-sa"
+KMS_KEY_ACTIONS = (
+    "kms:Encrypt",
+    "kms:Decrypt",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:DescribeKey",
+)
 
 
 class CsiDriver(Construct):
@@ -26,6 +36,7 @@ class CsiDriver(Construct):
         oidc_provider_arn: str = "",
         resolve_conflicts: str = "PRESERVE",
         preserve_on_delete: bool = True,
+        kms_key_arns: tuple[str, ...] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         pod_identity = identity == "pod-identity"
@@ -37,7 +48,16 @@ class CsiDriver(Construct):
             if pod_identity
             else _irsa_principal(oidc_provider_arn),
             managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(CSI_POLICIES[policy])],
+            # Inline, so that a retained role keeps them.
+            inline_policies={"CustomerManagedKeys": _kms_policy(kms_key_arns)}
+            if kms_key_arns
+            else None,
         )
+        if preserve_on_delete:
+            # The driver keeps running after `cdk destroy` and keeps using this role (EKS
+            # DeleteAddon, preserve: "If an IAM account is associated with the add-on, it isn't
+            # removed"), so the role stays too; its permissions live inside it.
+            self.role.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
         self.addon = eks.CfnAddon(
             self,
             "Addon",
@@ -60,6 +80,30 @@ class CsiDriver(Construct):
             else None,
             service_account_role_arn=None if pod_identity else self.role.role_arn,
         )
+
+
+def _kms_policy(key_arns: tuple[str, ...]) -> iam.PolicyDocument:
+    """What the driver needs to create and attach volumes encrypted with customer managed keys:
+    the statements of the EKS User Guide's EBS CSI driver role (kms-key-for-encryption-on-ebs)
+    and the Amazon EBS User Guide ("Requirements for Amazon EBS encryption": CreateGrant only
+    with kms:GrantIsForAWSResource, so grants go to EBS and EC2, never to a person). Their
+    ReEncrypt* and GenerateDataKey* are written out: EBS uses symmetric keys only, so the data
+    key pair actions are left out; no action here ends in *."""
+    return iam.PolicyDocument(
+        statements=[
+            iam.PolicyStatement(
+                sid="GrantsForEbsOnly",
+                actions=["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"],
+                resources=list(key_arns),
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            ),
+            iam.PolicyStatement(
+                sid="UseKeysForEbs",
+                actions=list(KMS_KEY_ACTIONS),
+                resources=list(key_arns),
+            ),
+        ]
+    )
 
 
 def _pod_identity_principal() -> iam.IPrincipal:

@@ -84,4 +84,4 @@ class DeployedFunction:
 
     def sweep_rows(self) -> list[Row]:
         """What a reconcile sweep of the plane's cluster would do (dry run)."""
-        return self.wiring.reconciler().sweep(self.plane.cluster, dry_run=True)
+        return self.wiring.registrar().sweep(self.plane.cluster, dry_run=True)

@@ -20,7 +20,7 @@ from aws_cdk.assertions import Template
 import app as registrar_app
 from asset import build as bundling
 from devcluster.standins.lambda_runtime import copy_runtime
-from stacks.registrar_stack import RegistrarStack
+from stacks.registrar_stack import EbsPvRegistrar
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SKIP_BUNDLING: dict[str, Any] = {"aws:cdk:bundling-stacks": []}
@@ -30,6 +30,8 @@ VPC = {
     "clusterSecurityGroupId": "sg-0123456789abcdef0",
 }
 KUBECTL_ROLE = "arn:aws:iam::111122223333:role/EksClusterAdmin"
+KUBERNETES_VERSION = "1.37"
+KMS_KEY = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 # Every optional part switched on, two allowed clusters, in a VPC.
 FULL = {
     "clusterName": "demo",
@@ -41,13 +43,15 @@ FULL = {
     "createVpcEndpoints": True,
     "applyManifests": True,
     "kubectlRoleArn": KUBECTL_ROLE,
+    "kubernetesVersion": KUBERNETES_VERSION,
 }
 MINIMAL = {"clusterName": "demo"}
 
 
 @dataclass
 class Synth:
-    stack: RegistrarStack
+    stack: cdk.Stack
+    registrar: EbsPvRegistrar
     template: Template
     raw: dict[str, Any]
     outdir: Path
@@ -68,9 +72,13 @@ def synthesize(outdir: Path, context: dict[str, Any], *, skip_bundling: bool = T
         context={**(SKIP_BUNDLING if skip_bundling else {}), **context}, outdir=str(outdir)
     )
     stack = registrar_app.build(app)
+    registrar = stack.node.find_child(registrar_app.REGISTRAR)
+    assert isinstance(registrar, EbsPvRegistrar)
     assembly = app.synth()
     raw = json.loads(json.dumps(assembly.get_stack_by_name(stack.stack_name).template))
-    return Synth(stack=stack, template=Template.from_json(raw), raw=raw, outdir=outdir)
+    return Synth(
+        stack=stack, registrar=registrar, template=Template.from_json(raw), raw=raw, outdir=outdir
+    )
 
 
 @pytest.fixture(scope="session")

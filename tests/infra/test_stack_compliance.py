@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from stacks import nag
-from tests.infra.conftest import FULL, KUBECTL_ROLE, MINIMAL, VPC, Synth, synthesize
+from tests.infra.conftest import FULL, KMS_KEY, KUBECTL_ROLE, MINIMAL, VPC, Synth, synthesize
 
 OIDC = "arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC"
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -36,7 +36,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "securityGroupIds": "sg-0aaaaaaaaaaaaaaa1",
         "applyManifests": True,
         "kubectlRoleArn": KUBECTL_ROLE,
+        "kubernetesVersion": "1.33",
         "installCsiDriver": True,
+        "csiDriverKmsKeyArns": KMS_KEY,
         "csiDriverResolveConflicts": "OVERWRITE",
         "csiDriverPreserveOnDelete": False,
     },
@@ -45,6 +47,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "clusterName": "demo",
         "applyManifests": True,
         "kubectlRoleArn": KUBECTL_ROLE,
+        "kubernetesVersion": "1.38",
     },
 }
 
@@ -62,10 +65,10 @@ def test_every_acknowledgement_is_needed_and_explained(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, full: Synth
 ) -> None:
     """Without acknowledgements the full stack fails with exactly the acknowledged rules."""
-    acknowledged = {rule for _, rule, _ in nag.acknowledgements(full.stack)}
-    for _, rule, reason in nag.acknowledgements(full.stack):
+    acknowledged = {rule for _, rule, _ in nag.acknowledgements(full.registrar)}
+    for _, rule, reason in nag.acknowledgements(full.registrar):
         assert len(reason) > 60, rule
-    monkeypatch.setattr(nag, "acknowledgements", lambda stack: [])
+    monkeypatch.setattr(nag, "acknowledgements", lambda registrar: [])
     with pytest.raises(RuntimeError, match="ValidationFailed"):
         synthesize(tmp_path, FULL)
     report = json.loads((tmp_path / "validation-report.json").read_text())

@@ -14,7 +14,14 @@ import pytest
 from registrar.core import contract
 from registrar.core.errors import SettingsError
 from registrar.core.settings import Settings
-from stacks.config import CONTEXT_DEFAULTS, DEFAULTS, ConfigError, RegistrarConfig
+from stacks.config import (
+    CONTEXT_DEFAULTS,
+    DEFAULTS,
+    KUBECTL_LAYER_MINORS,
+    ConfigError,
+    RegistrarConfig,
+    kubectl_layer_minor,
+)
 from tests.infra.conftest import synthesize
 
 REPO = Path(__file__).resolve().parents[2]
@@ -125,6 +132,12 @@ def test_booleans_from_the_command_line() -> None:
         ({"clusterName": "a", "csiDriverResolveConflicts": "KEEP"}, "csiDriverResolveConflicts"),
         ({"allowedClusters": "a", "installPodIdentityAgent": True}, "clusterName"),
         ({"clusterName": "a", "applyManifests": True}, "kubectlRoleArn"),
+        (
+            {"clusterName": "a", "applyManifests": True, "kubectlRoleArn": "arn:r"},
+            "applyManifests needs context kubernetesVersion",
+        ),
+        ({"clusterName": "a", "kubernetesVersion": "v1.33"}, "kubernetesVersion='v1.33': must"),
+        ({"clusterName": "a", "kubernetesVersion": "1.33.2"}, "a Kubernetes minor version"),
         ({"clusterName": "a", "vpcSubnetIds": SUBNET}, "need context vpcId"),
         ({"clusterName": "a", "createVpcEndpoints": True}, "need context vpcId"),
         ({"clusterName": "a", "clusterSecurityGroupId": GROUP}, "need context vpcId"),
@@ -229,7 +242,7 @@ def test_accepted_at_synthesis_is_accepted_by_the_function(
     [function] = result.resources("AWS::Lambda::Function").values()
     variables = function["Properties"]["Environment"]["Variables"]
     settings = Settings.from_env(variables)
-    assert settings == result.stack.config.settings
+    assert settings == result.registrar.config.settings
     for setting in contract.SETTINGS:
         if setting.key in context:
             assert variables[setting.variable] == contract.as_text(context[setting.key])
@@ -286,3 +299,30 @@ def test_the_stacks_own_keys_at_their_edges(context: dict[str, Any], message: st
         config(clusterName="demo", **context)
     assert config(clusterName="demo", createTrail="TRUE").create_trail
     assert config(clusterName="demo", reservedConcurrency="1").reserved_concurrency == 1
+
+
+@pytest.mark.parametrize(
+    ("version", "layer"),
+    [("1.32", 33), ("1.33", 33), ("1.34", 34), ("1.36", 36), ("1.37", 37), ("1.38", 37)],
+)
+def test_the_kubectl_layer_is_the_clusters_or_one_minor_away(version: str, layer: int) -> None:
+    """kubernetes.io, "Version Skew Policy": kubectl is supported within one minor version
+    (older or newer) of kube-apiserver."""
+    assert kubectl_layer_minor(version) == layer
+    assert abs(layer - int(version.split(".")[1])) <= 1
+
+
+@pytest.mark.parametrize("version", ["1.31", "1.39", "1.9"])
+def test_a_version_no_layer_supports_is_refused_with_the_range(version: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        config(clusterName="a", applyManifests=True, kubectlRoleArn="arn:r",
+               kubernetesVersion=version)  # fmt: skip
+    assert str(raised.value).startswith(f"kubernetesVersion={version!r}: no kubectl layer")
+    assert "Kubernetes 1.32 to 1.38" in str(raised.value)
+
+
+def test_each_layer_is_pinned_in_requirements() -> None:
+    """One pinned aws-cdk.lambda-layer-kubectl-vNN package per KUBECTL_LAYER_MINORS entry."""
+    requirements = (REPO / "requirements.txt").read_text()
+    pinned = re.findall(r"^aws-cdk\.lambda-layer-kubectl-v(\d+)==[\d.]+$", requirements, re.M)
+    assert sorted(map(int, pinned)) == sorted(KUBECTL_LAYER_MINORS)

@@ -15,7 +15,7 @@ from tests.infra.conftest import Synth
 
 
 def registrar_statements(result: Synth) -> list[dict[str, Any]]:
-    role_id = result.stack.get_logical_id(result.stack.registrar.role.node.default_child)  # type: ignore[arg-type]
+    role_id = result.stack.get_logical_id(result.registrar.registrar.role.node.default_child)  # type: ignore[arg-type]
     statements: list[dict[str, Any]] = []
     for policy in result.resources("AWS::IAM::Policy").values():
         if {"Ref": role_id} in policy["Properties"]["Roles"]:

@@ -16,10 +16,15 @@ import yaml
 from registrar.core.settings import Settings
 from stacks.config import RegistrarConfig
 from stacks.constructs import manifests
-from tests.infra.conftest import KUBECTL_ROLE, REPO_ROOT, Synth
+from tests.infra.conftest import KUBECTL_ROLE, KUBERNETES_VERSION, REPO_ROOT, Synth
 from tests.infra.test_stack_compliance import cfn_lint
 
-MANIFESTS = {"clusterName": "demo", "applyManifests": True, "kubectlRoleArn": KUBECTL_ROLE}
+MANIFESTS = {
+    "clusterName": "demo",
+    "applyManifests": True,
+    "kubectlRoleArn": KUBECTL_ROLE,
+    "kubernetesVersion": KUBERNETES_VERSION,
+}
 MANIFEST_TYPE = "Custom::AWSCDK-EKS-KubernetesResource"
 
 
@@ -92,9 +97,11 @@ def test_kubectl_provider_runs_in_the_private_subnets(full: Synth) -> None:
     functions = [
         r["Properties"]
         for r in template["Resources"].values()
-        if r["Type"] == "AWS::Lambda::Function"
+        if r["Type"] == "AWS::Lambda::Function" and "VpcConfig" in r["Properties"]
     ]
-    assert len(functions) == 2  # the kubectl handler and the provider framework's onEvent
+    # The kubectl handler; the provider framework's onEvent runs outside the VPC
+    # (tests/infra/test_stack_vpc_calls.py).
+    assert len(functions) == 1
     function_group = next(
         key for key, g in full.resources("AWS::EC2::SecurityGroup").items()
         if "HTTPS out" in g["Properties"]["GroupDescription"]
@@ -212,3 +219,25 @@ def test_a_blank_allowed_list_is_any_namespace_in_the_template(
         assert admitted(objects, namespace) == (
             settings.namespace_allowed(namespace), True
         ), namespace
+
+
+@pytest.mark.parametrize("variant", ["public", "private"])
+def test_the_kubectl_handler_role_has_no_registry_rights(
+    variant: str, synth: Callable[..., Synth], full: Synth
+) -> None:
+    """CDK attaches ECR (and ECR Public) pull policies for Helm charts; only manifests here."""
+    template, _ = nested_template(full if variant == "private" else synth(**MANIFESTS))
+    roles = json.dumps([r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Role"])
+    assert "AWSLambdaBasicExecutionRole" in roles
+    assert "ContainerRegistry" not in roles
+    assert ("AWSLambdaVPCAccessExecutionRole" in roles) == (variant == "private")
+    assert "Conditions" not in template
+
+
+@pytest.mark.parametrize(("version", "kubectl"), [("1.32", "1.33"), ("1.35", "1.35")])
+def test_the_kubectl_layer_follows_the_clusters_version(
+    version: str, kubectl: str, synth: Callable[..., Synth]
+) -> None:
+    result = synth(**{**MANIFESTS, "kubernetesVersion": version})
+    [layer] = result.resources("AWS::Lambda::LayerVersion").values()
+    assert layer["Properties"]["Description"].startswith(f"/opt/kubectl/kubectl {kubectl}.")

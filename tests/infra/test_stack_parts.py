@@ -105,7 +105,7 @@ def test_trail_bucket_only_for_this_trail(full: Synth) -> None:
 
 
 def test_access_entry_per_allowed_cluster_with_rbac_group(full: Synth) -> None:
-    role = full.stack.get_logical_id(full.stack.registrar.role.node.default_child)  # type: ignore[arg-type]
+    role = full.stack.get_logical_id(full.registrar.registrar.role.node.default_child)  # type: ignore[arg-type]
     entries = full.resources("AWS::EKS::AccessEntry").values()
     assert sorted(e["Properties"]["ClusterName"] for e in entries) == ["demo", "staging"]
     for entry in entries:
@@ -130,7 +130,7 @@ def test_cluster_admin_policy_keeps_the_group(synth: Callable[..., Synth]) -> No
 def test_no_cluster_synthesizes_with_a_warning(synth: Callable[..., Synth]) -> None:
     result = synth()
     result.template.resource_count_is("AWS::EKS::AccessEntry", 0)
-    messages = [m.data for m in result.stack.node.metadata if m.type == "aws:cdk:warning"]
+    messages = [m.data for m in result.registrar.node.metadata if m.type == "aws:cdk:warning"]
     assert any("clusterName" in str(m) for m in messages)
 
 
@@ -139,7 +139,7 @@ def test_no_csi_driver_by_default(minimal: Synth) -> None:
 
 
 def test_csi_driver_pod_identity_v2(full: Synth) -> None:
-    role = full.stack.get_logical_id(full.stack.csi_driver.role.node.default_child)  # type: ignore[union-attr, arg-type]
+    role = full.stack.get_logical_id(full.registrar.csi_driver.role.node.default_child)  # type: ignore[union-attr, arg-type]
     full.template.has_resource_properties(
         "AWS::EKS::Addon",
         {
@@ -177,7 +177,7 @@ def test_csi_driver_irsa_classic(synth: Callable[..., Synth]) -> None:
         oidcProviderArn=OIDC,
         csiDriverAddonVersion="v1.50.0-eksbuild.1",
     )
-    role = result.stack.get_logical_id(result.stack.csi_driver.role.node.default_child)  # type: ignore[union-attr, arg-type]
+    role = result.stack.get_logical_id(result.registrar.csi_driver.role.node.default_child)  # type: ignore[union-attr, arg-type]
     result.template.has_resource_properties(
         "AWS::EKS::Addon",
         {"ServiceAccountRoleArn": {"Fn::GetAtt": [role, "Arn"]},
@@ -200,7 +200,7 @@ def test_csi_driver_irsa_classic(synth: Callable[..., Synth]) -> None:
 def test_legacy_aws_auth_cluster_gets_no_access_entry(synth: Callable[..., Synth]) -> None:
     result = synth(clusterName="demo", createAccessEntries=False)
     result.template.resource_count_is("AWS::EKS::AccessEntry", 0)
-    assert not [m for m in result.stack.node.metadata if m.type == "aws:cdk:warning"]
+    assert not [m for m in result.registrar.node.metadata if m.type == "aws:cdk:warning"]
 
 
 def test_access_entry_group_is_the_one_rbac_binds() -> None:

@@ -51,12 +51,13 @@ def test_dry_run_then_reconcile_then_status(
     assert cli.main(["reconcile", "--dry-run"], wire=wired) == 0
     planned = capsys.readouterr().out.splitlines()
     assert planned[0].split() == ["VOLUME", "CLUSTER", "PV", "PVC", "ACTION", "DETAIL"]
-    assert planned[1].split()[:5] == [volume_id, "prod", "from-cli", "default/from-cli", "create"]
+    row = [volume_id, "prod", "from-cli", "default/from-cli", "registered"]
+    assert planned[1].split()[:5] == row
 
     assert cli.main(["reconcile"], wire=wired) == 0
     assert "created pv/from-cli" in capsys.readouterr().out
     assert cli.main(["reconcile", "--cluster", "prod"], wire=wired) == 0
-    assert capsys.readouterr().out.splitlines()[1].split()[4] == "in-sync"
+    assert capsys.readouterr().out.splitlines()[1].split()[4] == "unchanged"
 
     assert cli.main(["status"], wire=wired) == 0
     status = capsys.readouterr().out.splitlines()

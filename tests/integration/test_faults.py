@@ -19,7 +19,6 @@ from registrar.adapters.kube_transport import RetryPolicy, Timeouts
 from registrar.core.errors import TransientError
 from registrar.core.events import parse_event
 from registrar.core.settings import Settings
-from registrar.engine.reconcile import Reconciler
 from registrar.engine.service import Registrar
 from registrar.handler import respond
 from tests.support import eventfactory as ef
@@ -110,7 +109,8 @@ def test_two_invocations_for_one_volume_at_once(
                              "created pvc/default/raced": 1, "unchanged pvc/default/raced": 1})
     assert {o["result"] for o in outcomes} <= {"registered", "unchanged"}
     assert "registered" in {o["result"] for o in outcomes}
-    assert kube_requests(kmock_server)["POST /api/v1/persistentvolumes"] == 2  # one 201, one 409
+    # One 201; the other meets a 409, unless its LIST of PVs already showed the PV.
+    assert kube_requests(kmock_server)["POST /api/v1/persistentvolumes"] in (1, 2)
 
 
 def test_ec2_throttling_is_absorbed_by_adaptive_retries(
@@ -137,8 +137,8 @@ def test_dropped_events_are_recovered_by_the_reconcile(
     for volume_id in delivered:
         event = ef.create_volume(volume_id, {"k8s-pv": created[volume_id]}, size=2)
         assert {o.result for o in registrar.handle(parse_event(event))} <= OUTCOMES
-    rows = Reconciler(SETTINGS, volumes, OneCluster(kube)).sweep("prod")
-    repaired = {row.volume_id for row in rows if row.action == "create"}
+    rows = Registrar(SETTINGS, volumes, OneCluster(kube)).sweep("prod")
+    repaired = {row.volume_id for row in rows if row.action == "registered"}
     assert repaired == set(created) - set(delivered)
     for volume_id, name in created.items():
         assert kube.get("PersistentVolume", name)["spec"]["csi"]["volumeHandle"] == volume_id

@@ -14,7 +14,6 @@ from registrar.adapters.kube import KubeGateway
 from registrar.core.errors import NotFoundError
 from registrar.core.events import parse_event
 from registrar.core.settings import Settings
-from registrar.engine.reconcile import Reconciler
 from registrar.engine.service import Registrar
 from tests.support import eventfactory as ef
 from tests.support.counting import kube_requests
@@ -31,9 +30,9 @@ def region(moto_endpoint: str, ec2: Any) -> str:
     return "us-east-1"
 
 
-def make(settings: Settings, kube: KubeGateway) -> tuple[Registrar, Reconciler]:
+def make(settings: Settings, kube: KubeGateway) -> tuple[Registrar, Registrar]:
     volumes, clusters = Ec2Volumes("us-east-1"), OneCluster(kube)
-    return Registrar(settings, volumes, clusters), Reconciler(settings, volumes, clusters)
+    return Registrar(settings, volumes, clusters), Registrar(settings, volumes, clusters)
 
 
 def new_volume(ec2: Any, **tags: str) -> str:
@@ -68,8 +67,8 @@ def test_reconcile_repairs_every_gap(region: str, ec2: Any, kube: KubeGateway) -
 
     rows = {row.volume_id: row for row in reconciler.sweep("prod")}
 
-    assert rows[lost_pv].action == "create" and exists(kube, "PersistentVolume", "lost-pv")
-    assert rows[missed].action == "create"
+    assert rows[lost_pv].action == "registered" and exists(kube, "PersistentVolume", "lost-pv")
+    assert rows[missed].action == "registered"
     assert exists(kube, "PersistentVolumeClaim", "missed", "apps")
     assert Ec2Volumes(region).describe_volume(missed).tags["k8s-pv-status"] == (
         "registered prod/missed-event -> apps/missed"
@@ -77,7 +76,7 @@ def test_reconcile_repairs_every_gap(region: str, ec2: Any, kube: KubeGateway) -
     assert rows[retagged].action == "drift" and "spec.claimRef" in rows[retagged].detail
     assert kube.get("PersistentVolume", "retagged")["spec"]["claimRef"]["namespace"] == "default"
     assert not exists(kube, "PersistentVolumeClaim", "elsewhere", "apps")
-    assert rows[deleted].action == "orphan" and rows[deleted].detail.startswith("volume deleted")
+    assert rows[deleted].action == "released" and rows[deleted].detail.startswith("volume deleted")
     assert not exists(kube, "PersistentVolume", "deleted-volume")
     assert not exists(kube, "PersistentVolumeClaim", "deleted-volume", "default")
 
@@ -91,7 +90,7 @@ def test_in_sync_sweep_lists_and_writes_nothing(
     settle()  # until EC2 lists them
     before = kube_requests(kmock_server)
     rows = reconciler.sweep("prod")
-    assert {row.action for row in rows} == {"in-sync"}
+    assert {row.action for row in rows} == {"unchanged"}
     assert kube_requests(kmock_server) - before == {  # one page each, nothing written
         "GET /api/v1/persistentvolumes": 1,
         "GET /api/v1/persistentvolumeclaims": 1,
@@ -103,7 +102,7 @@ def test_dry_run_changes_nothing(region: str, ec2: Any, kube: KubeGateway) -> No
     volume_id = new_volume(ec2, **{"k8s-pv": "planned-only"})
     settle()  # until EC2 lists it
     rows = reconciler.sweep("prod", dry_run=True)
-    assert [(r.volume_id, r.action) for r in rows] == [(volume_id, "create")]
+    assert [(r.volume_id, r.action) for r in rows] == [(volume_id, "registered")]
     assert not exists(kube, "PersistentVolume", "planned-only")
     assert "k8s-pv-status" not in Ec2Volumes(region).describe_volume(volume_id).tags
 
@@ -157,7 +156,7 @@ def test_untagging_keeps_data_and_says_so(region: str, ec2: Any, kube: KubeGatew
         "unmanaged prod/untagged: k8s-pv tag removed"
     )
     again = registrar.handle(event)[0]
-    assert {o.action for o in again.objects} == {"unchanged"}
+    assert (again.result, again.objects) == ("ignored", ())  # left as marked
     ec2.create_tags(Resources=[volume_id], Tags=[{"Key": "k8s-pv", "Value": "untagged"}])
     back = registrar.register(volume_id)
     assert back.result == "registered"
@@ -216,5 +215,5 @@ def test_scheduled_event_reconciles_every_cluster(
     new_volume(ec2, **{"k8s-pv": "scheduled"})
     settle()  # until EC2 lists it
     outcomes = registrar.handle(parse_event(ef.scheduled()))
-    assert [(o.result, o.detail) for o in outcomes] == [("reconciled", "prod: 1 create")]
+    assert [(o.result, o.detail) for o in outcomes] == [("reconciled", "prod: 1 registered")]
     assert exists(kube, "PersistentVolume", "scheduled")

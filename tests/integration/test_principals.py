@@ -15,7 +15,6 @@ from registrar.adapters.kube import KubeGateway
 from registrar.core.errors import NotFoundError
 from registrar.core.events import parse_event
 from registrar.core.settings import Settings
-from registrar.engine.reconcile import Reconciler
 from registrar.engine.service import Registrar
 from tests.support import eventfactory as ef
 
@@ -136,9 +135,9 @@ def test_a_sweep_repairs_known_volumes_but_does_not_register_unverified_ones(
     kube.delete("PersistentVolumeClaim", "known", "default")
     stranger = new_volume(ec2, **{"k8s-pv": "stranger"})
     settle()  # until EC2 lists it
-    rows = Reconciler(SETTINGS, Ec2Volumes("us-east-1"), OneCluster(kube)).sweep("prod")
+    rows = Registrar(SETTINGS, Ec2Volumes("us-east-1"), OneCluster(kube)).sweep("prod")
     actions = {row.volume_id: row.action for row in rows}
-    assert actions == {known: "create", stranger: "unverified"}
+    assert actions == {known: "registered", stranger: "ignored"}
     assert kube.get("PersistentVolumeClaim", "known", "default")
     with pytest.raises(NotFoundError):
         kube.get("PersistentVolume", "stranger")

@@ -77,7 +77,7 @@ def test_conflicting_pv_is_reported_and_left_alone(
     second = new_volume(ec2, {"k8s-pv": "shared-name", "k8s-pvc": "other"})
     outcome = registrar.register(second)
     assert outcome.result == "conflict"
-    assert [o.action for o in outcome.objects] == ["conflict", "skipped"]
+    assert outcome.objects == ()  # decided from the listing: nothing is even tried
     assert f"already holds volume {first}" in outcome.detail
     assert kube.get("PersistentVolume", "shared-name")["spec"]["csi"]["volumeHandle"] == first
     with pytest.raises(NotFoundError):
@@ -113,7 +113,7 @@ def test_a_rename_is_refused_on_the_volume_and_makes_no_second_pv(
     volume_id = new_volume(ec2, {"k8s-pv": "first-name"})
     assert registrar.register(volume_id).result == "registered"
     ec2.create_tags(Resources=[volume_id], Tags=[{"Key": "k8s-pv", "Value": "second-name"}])
-    assert registrar.register(volume_id).result == "conflict"
+    assert registrar.register(volume_id).result == "drift"  # ours, under its old name
     assert volume_tags(volume_id)["k8s-pv-status"] == (
         "error: k8s-pv: already registered as PV first-name; "
         "untag it, or delete the old unbound PV"

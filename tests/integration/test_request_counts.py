@@ -70,3 +70,20 @@ def test_incomplete_record_costs_one_describe(
     assert [o.result for o in outcomes] == ["registered"]
     assert dict(aws_counter.actions) == {"DescribeVolumes": 1, "CreateTags": 1}
     assert dict(kube_requests(kmock_server)) == EXPECTED_KUBE
+
+
+def test_one_create_tags_of_many_volumes_lists_the_pvs_once(
+    registrar: Registrar, ec2: Any, aws_counter: CountingProxy, kmock_server: KmockThread
+) -> None:
+    """A batch shares its cluster reads: one LIST of PVs per call, not per volume, and the
+    one-volume-one-PV rule still sees the PVs the batch itself created: the volumes that ask
+    for the name the first one took are refused."""
+    ids = [new_volume(ec2) for _ in range(3)]  # all three ask for PV orders-db
+    aws_counter.actions.clear()
+    outcomes = registrar.handle(parse_event(ef.create_tags(ids, {"k8s-pv": "orders-db"})))
+    assert [o.result for o in outcomes] == ["registered", "conflict", "conflict"]
+    assert all(f"already holds volume {ids[0]}" in o.detail for o in outcomes[1:])
+    requests = kube_requests(kmock_server)
+    assert requests["GET /api/v1/persistentvolumes"] == 1
+    assert requests["POST /api/v1/persistentvolumes"] == 1
+    assert dict(aws_counter.actions) == {"DescribeVolumes": 3, "CreateTags": 3}

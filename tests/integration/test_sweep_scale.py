@@ -23,7 +23,7 @@ from registrar.adapters.aws import Ec2Volumes
 from registrar.adapters.kube import KubeGateway
 from registrar.adapters.kube_transport import RateLimit
 from registrar.core import tags as t
-from registrar.engine.reconcile import Reconciler
+from registrar.engine.service import Registrar
 from tests.support.counting import CountingProxy
 
 FLEET = 120
@@ -68,12 +68,12 @@ def test_in_sync_sweep_costs_pages_not_volumes(
     )
     try:
         aws_counter.actions.clear()
-        rows = Reconciler(SETTINGS, Ec2Volumes("us-east-1"), OneCluster(gateway)).sweep("prod")
+        rows = Registrar(SETTINGS, Ec2Volumes("us-east-1"), OneCluster(gateway)).sweep("prod")
     finally:
         gateway.close()
 
     assert len(rows) == FLEET
-    assert {row.action for row in rows} == {"in-sync"}
+    assert {row.action for row in rows} == {"unchanged"}
     pages = math.ceil(FLEET / PAGE)
     assert pages > 1
     # One DescribeVolumes page (500 per page) and nothing written back.

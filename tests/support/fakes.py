@@ -144,8 +144,8 @@ class FakeVolumes:
     def tagged_volumes(self) -> Iterator[VolumeFacts]:
         return iter([v for v in self.volumes.values() if t.PV_TAG in v.tags])
 
-    def existing_ids(self, volume_ids: Iterable[str]) -> set[str]:
-        return set(volume_ids) & set(self.volumes)
+    def missing_ids(self, volume_ids: Iterable[str]) -> set[str]:
+        return set(volume_ids) - set(self.volumes)
 
     def write_status(self, volume_id: str, tags: Mapping[str, str]) -> None:
         self.writes.append((volume_id, dict(tags)))

@@ -10,9 +10,9 @@ from typing import get_args
 import pytest
 
 from registrar.core import contract
+from registrar.core.decision import Result
 from registrar.core.errors import SettingsError
 from registrar.core.settings import Settings
-from registrar.engine.service import Result
 
 
 def test_every_settings_field_is_a_contract_setting() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
 import pytest
 
@@ -11,7 +12,7 @@ from registrar.core.models import Manifest
 from registrar.core.planner import Plan, plan_volume
 from registrar.core.settings import Settings
 from registrar.engine.lifecycle import claim_of, unregister_if_unbound
-from registrar.engine.reconcile import Reconciler
+from registrar.engine.service import Registrar
 from tests.support.fakes import FakeClusters, FakeIdentities, FakeKube, FakeVolumes
 from tests.support.helpers import facts
 
@@ -34,20 +35,20 @@ def sweep(
     *,
     dry_run: bool = False,
 ) -> dict[str, str]:
-    reconciler = Reconciler(settings, volumes, FakeClusters(prod=kube), identities)
+    reconciler = Registrar(settings, volumes, FakeClusters(prod=kube), identities)
     return {row.volume_id: row.action for row in reconciler.sweep("prod", dry_run=dry_run)}
 
 
 def test_a_missed_event_is_created_and_the_status_written() -> None:
     volumes, kube = FakeVolumes(facts(VOL)), FakeKube()
-    assert sweep(volumes, kube) == {VOL: "create"}
+    assert sweep(volumes, kube) == {VOL: "registered"}
     assert kube.names("PersistentVolume") == ["data"]
     assert volumes.status_of(VOL) == "registered prod/data -> default/data"
 
 
 def test_a_dry_run_writes_nothing() -> None:
     volumes, kube = FakeVolumes(facts(VOL)), FakeKube([*objects_for(GONE, "old")])
-    assert sweep(volumes, kube, dry_run=True) == {VOL: "create", GONE: "orphan"}
+    assert sweep(volumes, kube, dry_run=True) == {VOL: "registered", GONE: "released"}
     assert kube.writes() == [] and volumes.statuses == []
 
 
@@ -56,7 +57,7 @@ def test_an_in_sync_fleet_costs_one_listing_and_no_write() -> None:
     volumes, kube = FakeVolumes(volume), FakeKube(objects_for(VOL, "data"))
     registered = {t.STATUS_TAG: "registered prod/data -> default/data", t.CSI_CLUSTER_TAG: "true"}
     volumes.retag(VOL, **registered)
-    assert sweep(volumes, kube) == {VOL: "in-sync"}
+    assert sweep(volumes, kube) == {VOL: "unchanged"}
     assert [verb for verb, *_ in kube.requests] == ["list", "list"]
     assert volumes.statuses == []
 
@@ -65,30 +66,31 @@ def test_an_in_sync_fleet_costs_one_listing_and_no_write() -> None:
 def test_the_orphan_of_a_deleted_volume_follows_the_setting(delete: bool, left: list[str]) -> None:
     settings = Settings(default_cluster="prod", delete_on_volume_delete=delete)
     volumes, kube = FakeVolumes(), FakeKube(objects_for(GONE, "old"))
-    assert sweep(volumes, kube, settings) == {GONE: "orphan"}
+    assert sweep(volumes, kube, settings) == {GONE: "released"}
     assert kube.names("PersistentVolume") == left
 
 
 def test_the_orphan_of_an_untagged_volume_is_marked_and_the_volume_told() -> None:
     volumes, kube = FakeVolumes(facts(GONE, tags={})), FakeKube(objects_for(GONE, "old"))
-    assert sweep(volumes, kube) == {GONE: "orphan"}
+    assert sweep(volumes, kube) == {GONE: "released"}
     pv = kube.objects[("PersistentVolume", None, "old")]
     assert pv["metadata"]["annotations"][t.UNMANAGED_ANNOTATION] == "k8s-pv tag removed"
     assert volumes.statuses == [(GONE, "unmanaged prod/old: k8s-pv tag removed")]
 
 
 ALLOW = Settings(default_cluster="prod", allowed_principals=(ADMIN,))
+TRAIL = replace(ALLOW, unverified_events="cloudtrail")
 
 
 def test_with_an_allow_list_a_new_volume_needs_a_verified_tagger() -> None:
     volumes, kube = FakeVolumes(facts(VOL)), FakeKube()
-    assert sweep(volumes, kube, ALLOW) == {VOL: "unverified"}
+    assert sweep(volumes, kube, ALLOW) == {VOL: "ignored"}  # `refuse`: the event decides
     assert kube.writes() == []
     stranger = FakeIdentities(k8s_pv="arn:aws:iam::1:user/x")
-    assert sweep(volumes, kube, ALLOW, stranger) == {VOL: "invalid"}
+    assert sweep(volumes, kube, TRAIL, stranger) == {VOL: "invalid"}
     assert volumes.status_of(VOL).startswith("error: principal:")
     volumes = FakeVolumes(facts(VOL))
-    assert sweep(volumes, kube, ALLOW, FakeIdentities(k8s_pv=ADMIN)) == {VOL: "create"}
+    assert sweep(volumes, kube, TRAIL, FakeIdentities(k8s_pv=ADMIN)) == {VOL: "registered"}
     assert kube.names("PersistentVolume") == ["data"]
 
 

@@ -163,13 +163,13 @@ def test_a_caller_off_the_allow_list_registers_nothing() -> None:
     [outcome] = service.handle(created(volume, (STRANGER,)))
     assert outcome.result == "invalid"
     assert volumes.status_of(VOL).startswith("error: principal: 'arn:aws:iam::111122223333:user/")
-    assert kube.requests == []
+    assert kube.writes() == []
 
 
 def test_an_event_naming_no_caller_is_refused_or_checked_against_cloudtrail() -> None:
     service, _, kube = wired(facts(VOL), settings=ALLOW)
     [refused] = service.handle(VolumeAvailable("us-east-1", VOL))
-    assert refused.result == "ignored" and kube.requests == []
+    assert refused.result == "ignored" and kube.writes() == []
     identities = FakeIdentities(k8s_pv=ADMIN)
     service, _, kube = wired(facts(VOL), settings=ALLOW, identities=identities)
     [checked] = service.handle(VolumeAvailable("us-east-1", VOL))
@@ -234,7 +234,7 @@ def test_a_deleted_volume_without_objects_of_ours_is_ignored() -> None:
 def test_a_scheduled_event_reconciles_every_managed_cluster() -> None:
     service, volumes, kube = wired(facts(VOL))
     [outcome] = service.handle(ScheduledReconcile("us-east-1"))
-    assert (outcome.result, outcome.detail) == ("reconciled", "prod: 1 create")
+    assert (outcome.result, outcome.detail) == ("reconciled", "prod: 1 registered")
     assert kube.names("PersistentVolume") == ["data"]
     assert volumes.status_of(VOL) == "registered prod/data -> default/data"
 

@@ -1,15 +1,17 @@
-"""The pure sweep planner: one row per volume or orphan, and only gaps ask for writes."""
+"""The pure sweep planner: one row per volume or orphan, each the decision an event would get
+(core/decision.py), and only gaps ask for writes."""
 
 from __future__ import annotations
 
 import copy
 from typing import Any
 
+from registrar.core.decision import Decision, decide
 from registrar.core.models import Manifest
-from registrar.core.objects import conflict_reason, pack, slim, unpack
+from registrar.core.objects import ClusterView, conflict_reason, pack, slim, unpack
 from registrar.core.planner import Plan, plan_volume, registered_status
 from registrar.core.settings import Settings
-from registrar.core.sweep import WRITES, Row, SweepIndex, orphan_rows, plan_sweep, volume_rows
+from registrar.core.sweep import Row, orphans, plan_sweep, sweep_item
 from tests.support.helpers import facts
 
 SETTINGS = Settings(default_cluster="prod", allowed_clusters=("prod", "dev"))
@@ -39,31 +41,37 @@ def sweep(volumes: list[Any], objects: list[Manifest], cluster: str = "prod") ->
     return plan_sweep(volumes, pvs, pvcs, SETTINGS, cluster)
 
 
+def decided(volume: Any, objects: list[Manifest], cluster: str = "prod") -> Decision:
+    views = {cluster: ClusterView(objects)}
+    return decide(sweep_item(volume.volume_id, cluster), volume, views, SETTINGS)
+
+
 def test_in_sync_needs_no_write() -> None:
     volume, plan = registered()
     rows = sweep([volume], [stored(o) for o in plan.items])
-    assert [(r.action, r.status) for r in rows] == [("in-sync", None)]
-    assert not {r.action for r in rows} & WRITES
+    assert [r.action for r in rows] == ["unchanged"]
+    assert not decided(volume, [stored(o) for o in plan.items]).acts
 
 
 def test_missing_objects_are_created() -> None:
     volume, plan = registered()
-    assert sweep([volume], [])[0].action == "create"
+    assert sweep([volume], [])[0].action == "registered"
     only_pv = sweep([volume], [stored(plan.pv)])[0]
-    assert (only_pv.action, only_pv.detail) == ("create", "missing PersistentVolumeClaim")
+    assert (only_pv.action, only_pv.detail) == ("registered", "missing PersistentVolumeClaim")
 
 
 def test_missed_event_creates_and_writes_the_status() -> None:
-    row = sweep([facts(VOL, tags={"k8s-pv": "data"})], [])[0]
-    assert row.action == "create"
-    assert row.status == "registered prod/data -> default/data"
+    decision = decided(facts(VOL, tags={"k8s-pv": "data"}), [])
+    assert decision.result == "registered" and decision.plan is not None
+    assert decision.status == "registered prod/data -> default/data"
 
 
 def test_stale_status_tag_is_rewritten() -> None:
     volume, plan = registered()
     volume.tags["k8s-pv-status"] = "error: old"
-    row = sweep([volume], [stored(o) for o in plan.items])[0]
-    assert (row.action, row.status) == ("status", "registered prod/data -> default/data")
+    decision = decided(volume, [stored(o) for o in plan.items])
+    assert (decision.result, decision.plan) == ("unchanged", None)
+    assert decision.status == "registered prod/data -> default/data"
 
 
 def test_grown_volume_is_drift() -> None:
@@ -85,10 +93,11 @@ def test_changed_claim_tag_is_drift_never_a_move() -> None:
 def test_orphans_and_marked_objects() -> None:
     _, plan = registered()
     orphan = sweep([], [stored(o) for o in plan.items])
-    assert [(r.volume_id, r.action, r.pvc) for r in orphan] == [(VOL, "orphan", "default/data")]
+    assert [(r.volume_id, r.action, r.pvc) for r in orphan] == [(VOL, "released", "default/data")]
     marked = stored(plan.pv)
     marked["metadata"]["annotations"]["ebs-pv-registrar/unmanaged"] = "k8s-pv tag removed"
-    assert [r.action for r in sweep([], [marked])] == ["unmanaged"]
+    [left] = sweep([], [marked])
+    assert left.action == "ignored" and "left as marked" in left.detail
 
 
 def test_objects_of_another_cluster_are_not_orphans_here() -> None:
@@ -99,7 +108,8 @@ def test_objects_of_another_cluster_are_not_orphans_here() -> None:
 def test_invalid_tags_are_reported_with_their_status() -> None:
     rows = sweep([facts(VOL, tags={"k8s-pv": "Bad_Name"})], [])
     assert [r.action for r in rows] == ["invalid"]
-    assert rows[0].status is not None and rows[0].status.startswith("error: k8s-pv: ")
+    status = decided(facts(VOL, tags={"k8s-pv": "Bad_Name"}), []).status
+    assert status is not None and status.startswith("error: k8s-pv: ")
 
 
 def test_volume_moved_to_another_cluster_is_refused_where_its_pv_is() -> None:
@@ -152,11 +162,10 @@ def test_a_listed_object_is_held_slim_and_packed() -> None:
     assert conflict_reason(plan.pv, unpack(packed)) is None
 
 
-def test_the_index_plans_like_the_whole_objects_and_keeps_only_the_orphans() -> None:
+def test_the_view_plans_like_the_whole_objects_and_finds_the_orphans() -> None:
     volume, plan = registered()
     _, other = registered("vol-0000000000000000b", **{"k8s-pv": "old", "k8s-pvc": "shop/old"})
-    index = SweepIndex()
-    index.add_all(served(o) for o in [*plan.items, *other.items])
-    assert [r.action for r in volume_rows([volume], index, SETTINGS, "prod")] == ["in-sync"]
-    left = [(r.volume_id, r.action, r.pv) for r in orphan_rows(index, "prod")]
-    assert left == [("vol-0000000000000000b", "orphan", "old")]
+    view = ClusterView(served(o) for o in [*plan.items, *other.items])
+    assert decide(sweep_item(VOL, "prod"), volume, {"prod": view}, SETTINGS).result == "unchanged"
+    left = [(v, pv["metadata"]["name"]) for v, pv in orphans(view, {VOL}, "prod")]
+    assert left == [("vol-0000000000000000b", "old")]

@@ -15,13 +15,15 @@ from typing import TYPE_CHECKING, TypeVar
 from registrar.cli.report import status_table, sweep_table, volume_statuses
 from registrar.cli.token import add_token_command
 from registrar.core import tags as t
-from registrar.core.errors import InvalidInputError, RegistrarError, SettingsError
-from registrar.core.events import Ignored, parse_event
+from registrar.core.decision import Decision, triage
+from registrar.core.errors import InvalidInputError, NotFoundError, RegistrarError, SettingsError
+from registrar.core.events import Ignored, VolumeCreated, parse_event
 from registrar.core.models import VolumeFacts
+from registrar.core.planner import Plan, plan_volume
 from registrar.core.settings import Settings, aws_region
 from registrar.core.sweep import target_cluster
+from registrar.core.work import WorkItem, work_items
 from registrar.engine.ports import VolumeReader
-from registrar.engine.service import Ready, Rejected, plan_event
 
 if TYPE_CHECKING:
     from registrar.wiring import Wiring
@@ -107,17 +109,43 @@ def run_render(args: argparse.Namespace) -> int:
     event = parse_event(raw)
     settings = Settings.from_env()
     region = raw.get("region") or aws_region()
+    volumes = LazyVolumes(region)
     items, status = [], EXIT_OK
-    for planned in plan_event(event, LazyVolumes(region), settings):
-        if isinstance(planned, Ignored):
-            print(f"ignored: {planned.reason}", file=sys.stderr)
-        elif isinstance(planned, Rejected):
-            print(f"error: {planned.error}", file=sys.stderr)
+    if isinstance(event, Ignored):
+        print(f"ignored: {event.reason}", file=sys.stderr)
+    for item in [] if isinstance(event, Ignored) else work_items(event):
+        planned = _render_item(item, event, volumes, settings)
+        if isinstance(planned, Plan):
+            items += planned.items
+        elif planned.result == "invalid":
+            print(f"error: {planned.detail}", file=sys.stderr)
             status = EXIT_INVALID
-        elif isinstance(planned, Ready):
-            items += planned.plan.items
+        else:
+            print(f"ignored: {planned.detail}", file=sys.stderr)
     print(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}, indent=2))
     return status
+
+
+def _render_item(
+    item: WorkItem, event: object, volumes: VolumeReader, settings: Settings
+) -> Plan | Decision:
+    """The objects an item would create, or why none."""
+    early = triage(item, settings)
+    if early is not None:
+        return early
+    if item.reason == "untagged":
+        return Decision("ignored", f"{t.PV_TAG} removed from {item.volume_id}: nothing to create")
+    if item.reason == "deleted":
+        return Decision("ignored", f"{item.volume_id} deleted: nothing to create")
+    facts = event.facts if isinstance(event, VolumeCreated) else None
+    try:
+        facts = facts or volumes.describe_volume(item.volume_id)
+        planned = plan_volume(facts, settings)
+    except NotFoundError:
+        return Decision("ignored", f"{item.volume_id} no longer exists")
+    except InvalidInputError as error:
+        return Decision("invalid", str(error))
+    return Decision("ignored", planned.reason) if isinstance(planned, Ignored) else planned
 
 
 def _wire(settings: Settings, region: str) -> Wiring:
@@ -141,7 +169,7 @@ def run_register(args: argparse.Namespace) -> int:
 def run_reconcile(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     clusters = _clusters(args, settings)
-    reconciler = args.wire(settings, args.region or aws_region()).reconciler()
+    reconciler = args.wire(settings, args.region or aws_region()).registrar()
     rows = []
     for cluster in clusters:
         rows += reconciler.sweep(cluster, dry_run=args.dry_run, progress=progress_bar)

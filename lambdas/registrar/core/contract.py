@@ -9,6 +9,7 @@ stack refuses at synthesis exactly what the function would refuse at its first i
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -126,6 +127,34 @@ def _namespaces(text: str) -> tuple[str, ...]:
 NAMESPACES: Rule[tuple[str, ...]] = Rule(
     _namespaces, f"must list namespaces, or {ANY_NAMESPACE} for any"
 )
+
+
+def _arns(service: str, resource: str) -> Callable[[str], tuple[str, ...]]:
+    pattern = re.compile(rf"arn:aws[a-z-]*:{service}:[a-z0-9-]+:\d{{12}}:{resource}/[A-Za-z0-9_-]+")
+
+    def parse(text: str) -> tuple[str, ...]:
+        values = csv(text)
+        if any(pattern.fullmatch(value) is None for value in values):
+            raise ValueError(text)
+        return values
+
+    return parse
+
+
+def _minor_version(text: str) -> str:
+    if text.strip() and re.fullmatch(r"1\.\d{1,3}", text.strip()) is None:
+        raise ValueError(text)
+    return text.strip()
+
+
+# The stack's own keys that are neither true/false nor counts (stacks/config.py STACK_RULES).
+KMS_KEY_ARNS: Rule[tuple[str, ...]] = Rule(
+    _arns("kms", "key"),
+    "must list KMS key ARNs (arn:aws:kms:REGION:ACCOUNT:key/KEY-ID), comma-separated",
+)
+KUBERNETES_VERSION: Rule[str] = Rule(
+    _minor_version, "must be a Kubernetes minor version such as 1.33 (or empty)"
+)
 RECLAIM_POLICIES = ("Retain", "Delete")
 UNVERIFIED_EVENTS = ("refuse", "cloudtrail")
 
@@ -240,8 +269,8 @@ AUTO_MODE_CSI_DRIVER = tags.AUTO_MODE_CSI_DRIVER
 
 SERVICE = tags.MANAGER  # Powertools' service name: the `service` dimension of every metric
 METRICS_NAMESPACE = "EbsPvRegistrar"
-# The metric the handler counts for each result of an outcome (engine Result), by dashboard
-# panel; the DLQ and the RegistrationFailed alarm cover "failed".
+# The metric the handler counts for each result of an outcome (core/decision.py Result), by
+# dashboard panel; the DLQ and the RegistrationFailed alarm cover "failed" and "deferred".
 REGISTRATION_METRICS = {
     "registered": "Registered",
     "unchanged": "Unchanged",
@@ -254,6 +283,9 @@ LIFECYCLE_METRICS = {
     "ignored": "Ignored",
     "released": "Released",
     "reconciled": "Reconciled",
+    "drift": "Drift",
+    "pending": "Pending",
+    "deferred": "Deferred",
 }
 OUTCOME_METRICS = {**REGISTRATION_METRICS, **LIFECYCLE_METRICS}
 INVALID_METRIC = OUTCOME_METRICS["invalid"]

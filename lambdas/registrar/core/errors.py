@@ -86,3 +86,7 @@ class TransientError(RegistrarError):
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class DeferredError(TransientError):
+    """Items were left undone because the function's time was nearly up: a retry finishes them."""

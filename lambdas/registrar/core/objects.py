@@ -142,3 +142,64 @@ def second_pv_rule(pv_name: str, holders: Iterable[Holder]) -> str | None:
     if others:
         return f"already registered as PV {others[0][0]}; untag it, or delete the old unbound PV"
     return None
+
+
+class ClusterView:
+    """What the executor knows of one cluster, from one LIST shared by a batch or a sweep: our
+    PVs and claims by key, packed (`pack`: about 100 bytes each instead of the whole object),
+    our PVs of each volume, and of every other PV on an EBS volume only its name (one volume,
+    one PV). The executor adds what it creates and drops what it deletes, so the rule stays
+    exact within a batch."""
+
+    def __init__(self, objects: Iterable[Manifest] = ()) -> None:
+        self._packed: dict[ObjectKey, bytes] = {}
+        self._ours: dict[str, list[str]] = {}  # volume -> our PVs' names, in listing order
+        self._foreign: dict[str, str] = {}  # volume -> the first PV not ours that uses it
+        for obj in objects:
+            self.add(obj)
+
+    def add(self, obj: Manifest) -> None:
+        """One listed or created PV (any) or claim (ours are kept): nothing of `obj` is held."""
+        if not is_ours(obj):
+            volume_id = ebs_volume_of(obj) if obj.get("kind") == "PersistentVolume" else None
+            if volume_id:
+                self._foreign.setdefault(volume_id, str(obj["metadata"]["name"]))
+            return
+        key = key_of(obj)
+        self._packed[key] = pack(obj)
+        volume_id = volume_of(obj) if key[0] == "PersistentVolume" else None
+        if volume_id is not None and key[2] not in self._ours.setdefault(volume_id, []):
+            self._ours[volume_id].append(key[2])
+
+    def add_foreign(self, volume_id: str, name: str) -> None:
+        self._foreign.setdefault(volume_id, name)
+
+    def discard(self, obj: Manifest) -> None:
+        key = key_of(obj)
+        self._packed.pop(key, None)
+        names = self._ours.get(volume_of(obj) or "", [])
+        if key[2] in names:
+            names.remove(key[2])
+
+    def get(self, key: ObjectKey) -> Manifest | None:
+        packed = self._packed.get(key)
+        return None if packed is None else unpack(packed)
+
+    def known(self, items: Iterable[Manifest]) -> dict[ObjectKey, Manifest]:
+        """The listed objects for these desired ones (what a repair compares)."""
+        found = ((key_of(item), self.get(key_of(item))) for item in items)
+        return {key: obj for key, obj in found if obj is not None}
+
+    def holders(self, volume_id: str) -> list[Holder]:
+        """Every PV using the volume, ours first."""
+        ours = [(name, True) for name in self._ours.get(volume_id, [])]
+        foreign = self._foreign.get(volume_id)
+        return ours if foreign is None else [*ours, (foreign, False)]
+
+    def our_pvs(self, volume_id: str) -> list[Manifest]:
+        found = (self.get(("PersistentVolume", None, n)) for n in self._ours.get(volume_id, []))
+        return [pv for pv in found if pv is not None]
+
+    def volumes(self) -> list[str]:
+        """The volumes our PVs hold."""
+        return sorted(v for v, names in self._ours.items() if names)

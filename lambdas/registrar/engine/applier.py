@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Literal
 
 from registrar.core import tags as t
+from registrar.core.decision import ObjectResult
 from registrar.core.errors import ConflictError, RegistrarError
 from registrar.core.models import Manifest
 from registrar.core.objects import ObjectKey, conflict_reason, key_of
@@ -17,50 +16,10 @@ from registrar.engine.ports import KubePort
 
 log = logging.getLogger(__name__)
 
-Action = Literal[
-    "created", "updated", "unchanged", "conflict", "skipped", "deleted", "unmanaged", "failed"
-]
-SHORT_KIND = {"PersistentVolume": "pv", "PersistentVolumeClaim": "pvc"}
-
-
-@dataclass(frozen=True)
-class ObjectResult:
-    kind: str
-    name: str
-    namespace: str | None
-    action: Action
-    reason: str = ""
-
-    @property
-    def ref(self) -> str:
-        path = f"{self.namespace}/{self.name}" if self.namespace else self.name
-        return f"{SHORT_KIND.get(self.kind, self.kind)}/{path}"
-
-    def line(self) -> str:
-        return f"{self.action} {self.ref}" + (f": {self.reason}" if self.reason else "")
-
-
-@dataclass(frozen=True)
-class ApplyResult:
-    objects: tuple[ObjectResult, ...]
-
-    @property
-    def conflict(self) -> ObjectResult | None:
-        return next((o for o in self.objects if o.action == "conflict"), None)
-
-    @property
-    def failure(self) -> ObjectResult | None:
-        """An object the API server refused for good (a retry cannot help)."""
-        return next((o for o in self.objects if o.action == "failed"), None)
-
-    @property
-    def created(self) -> bool:
-        return any(o.action in ("created", "updated") for o in self.objects)
-
 
 def apply_plan(
     plan: Plan, kube: KubePort, known: Mapping[ObjectKey, Manifest] | None = None
-) -> ApplyResult:
+) -> tuple[ObjectResult, ...]:
     """PV first, then the claim; a conflicting or refused PV stops before the claim.
 
     `known` holds objects already listed (a sweep): they are compared without a request, and
@@ -80,7 +39,7 @@ def apply_plan(
             results.append(ObjectResult(kind, name, namespace, "skipped", reason))
         else:
             results.append(_attempt(plan.pvc, kube, plan.volume_id, known))
-    return ApplyResult(tuple(results))
+    return tuple(results)
 
 
 def _attempt(

@@ -4,36 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterable, Iterator
 
 from registrar.core import tags as t
+from registrar.core.decision import UNTAGGED, VOLUME_DELETED, ObjectResult
 from registrar.core.errors import NotFoundError
 from registrar.core.models import Manifest, kind_of
-from registrar.core.objects import Holder, holders_of, is_ours, volume_of
+from registrar.core.objects import is_ours
 from registrar.core.settings import Settings
-from registrar.engine.applier import ObjectResult, best_effort_event
+from registrar.engine.applier import best_effort_event
 from registrar.engine.ports import KubePort
 
 log = logging.getLogger(__name__)
-VOLUME_DELETED = "volume deleted"
-UNTAGGED = "k8s-pv tag removed"
-
-
-def our_pvs(kube: KubePort) -> Iterator[Manifest]:
-    """Listed by label, and checked again here: a label selector is the server's promise."""
-    return (pv for pv in kube.list("PersistentVolume", t.MANAGED_SELECTOR) if is_ours(pv))
-
-
-def pvs_of(kube: KubePort, volume_ids: Iterable[str]) -> list[Manifest]:
-    """Our PVs for these volumes: one paginated LIST, whatever the number of volumes."""
-    wanted = set(volume_ids)
-    return [pv for pv in our_pvs(kube) if volume_of(pv) in wanted]
-
-
-def holders(kube: KubePort, volume_id: str) -> list[Holder]:
-    """Every PV using the volume, ours or not: one paginated LIST of all PVs (there is no field
-    selector on spec.csi.volumeHandle), filtered page by page so only the matches are kept."""
-    return holders_of(kube.list("PersistentVolume"), volume_id)
 
 
 def claim_of(kube: KubePort, pv: Manifest) -> Manifest | None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from registrar.core.models import ClusterInfo, Kind, Manifest, VolumeFacts
+from registrar.core.work import WorkItem
 
 
 class VolumeReader(Protocol):
@@ -19,8 +20,9 @@ class VolumeLister(Protocol):
         """Every volume carrying the `k8s-pv` tag key, paginated."""
         ...
 
-    def existing_ids(self, volume_ids: Iterable[str]) -> set[str]:
-        """Which of these volumes still exist (batched, never one call per volume)."""
+    def missing_ids(self, volume_ids: Iterable[str]) -> set[str]:
+        """The volumes EC2 says do not exist (their own InvalidVolume.NotFound), batched. Only
+        positive proof: a volume merely absent from a listing's page is not missing."""
         ...
 
 
@@ -79,4 +81,10 @@ class KubePort(Protocol):
 class ClusterConnector(Protocol):
     def kube_for(self, cluster: str) -> KubePort:
         """A gateway authenticated to the named cluster (cached across warm invocations)."""
+        ...
+
+
+class WorkSink(Protocol):
+    def submit(self, items: Sequence[WorkItem]) -> None:
+        """Hand repairs to whoever carries them out (a queue); the sweep does not wait."""
         ...

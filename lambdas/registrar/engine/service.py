@@ -1,74 +1,58 @@
-"""The registration logic: a parsed event -> volume facts -> plan -> cluster -> status tag."""
+"""The one executor. Events, queue batches, sweeps and the CLI become work items (core/work.py);
+each is decided by core/decision.py and carried out here: the cluster, then the status tag.
+One call shares its reads: one LIST of PVs per cluster, whatever the number of items."""
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from functools import partial
-from typing import Literal, Protocol
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from registrar.core import tags as t
-from registrar.core.errors import (
-    ClusterUnreachableError,
-    InvalidInputError,
-    NotFoundError,
-    RegistrarError,
+from registrar.core.decision import (
+    NO_CALLER,
+    Decision,
+    ObjectResult,
+    Result,
+    after_apply,
+    cluster_refused,
+    clusters_of,
+    decide,
+    triage,
 )
-from registrar.core.events import (
-    Ignored,
-    ScheduledReconcile,
-    TagSnapshot,
-    TagsRemoved,
-    TagsSet,
-    VolumeAvailable,
-    VolumeCreated,
-    VolumeDeleted,
-    VolumeEvent,
-)
+from registrar.core.errors import DeferredError, NotFoundError, RegistrarError
+from registrar.core.events import Ignored, ScheduledReconcile, VolumeCreated, VolumeEvent
 from registrar.core.models import VolumeFacts
-from registrar.core.objects import second_pv_rule
-from registrar.core.planner import Plan, plan_volume, registered_status
+from registrar.core.objects import ClusterView
 from registrar.core.settings import Settings
-from registrar.core.status import (
-    error_status,
-    quoted,
-    status_is_current,
-    status_tags,
-    unmanaged_status,
-)
-from registrar.engine.applier import ObjectResult, apply_plan
-from registrar.engine.lifecycle import UNTAGGED, VOLUME_DELETED, holders, pvs_of, settle_orphan
+from registrar.core.status import status_is_current, status_tags
+from registrar.core.sweep import Row, orphans, reported, sweep_item
+from registrar.core.work import WorkItem, work_items
+from registrar.engine.applier import apply_plan
+from registrar.engine.lifecycle import settle_orphan
 from registrar.engine.ports import (
     ClusterConnector,
     IdentityLookup,
+    KubePort,
     VolumeLister,
     VolumeReader,
     VolumeTagger,
+    WorkSink,
 )
-from registrar.engine.reconcile import Reconciler, Remaining
+from registrar.engine.reconcile import Progress, no_progress
 
 log = logging.getLogger(__name__)
 
-# Three vocabularies, one per level:
-# - `Action` (engine/applier.py): what happened to one object (created, unchanged, conflict, ...);
-# - `RowAction` (core/sweep.py): what a sweep decided for one volume (create, drift, orphan, ...);
-# - `Result` (here): how one volume of one event ended; the handler counts each as a metric.
-# A volume's Result follows from its objects' Actions: any conflict -> "conflict", a refused
-# request -> "refused", anything created or updated -> "registered", else "unchanged". A sweep
-# is one "reconciled" Result whose detail counts its rows' RowActions.
-Result = Literal[
-    "registered",
-    "unchanged",
-    "ignored",
-    "invalid",
-    "conflict",
-    "refused",
-    "released",
-    "reconciled",
-    "failed",
-]
+# Seconds left to the function's timeout (Lambda's context.get_remaining_time_in_millis).
+Remaining = Callable[[], float]
+# No new item starts with less than this left: one is a few requests at REGISTRAR_KUBE_QPS plus
+# a CreateTags, and the invocation must still log and return.
+MARGIN_S = 10.0
+DEFERRED = "left for the next run: the function's time is nearly up"
+LEVELS = {"invalid": logging.WARNING, "conflict": logging.WARNING, "drift": logging.WARNING,
+          "refused": logging.ERROR}  # fmt: skip
 
 
 class Volumes(VolumeReader, VolumeLister, VolumeTagger, Protocol):
@@ -86,76 +70,40 @@ class Outcome:
 
 
 @dataclass(frozen=True)
-class Rejected:
-    """A volume whose tags break a rule: reported on the volume, never retried."""
+class ItemResult:
+    """One item of a `run`: settled (`outcome`), failed in a way a retry may fix (`error`), or
+    not started for lack of time (`deferred`)."""
 
-    facts: VolumeFacts
-    error: InvalidInputError
-
-
-@dataclass(frozen=True)
-class Ready:
-    """A volume with the objects it should have."""
-
-    facts: VolumeFacts
-    plan: Plan
+    item: WorkItem
+    outcome: Outcome | None = None
+    error: Exception | None = None
+    deferred: bool = False
 
 
-Planned = Ready | Ignored | Rejected
+@dataclass
+class Batch:
+    """What one call shares: each cluster's view (one LIST), the volumes already described
+    (None: EC2 says it is gone)."""
 
+    clusters: ClusterConnector
+    known: dict[str, VolumeFacts | None] = field(default_factory=dict)
+    views: dict[str, ClusterView | RegistrarError] = field(default_factory=dict)
 
-def volumes_of_event(
-    event: VolumeEvent | Ignored, reader: VolumeReader
-) -> Iterator[VolumeFacts | Ignored]:
-    """The volumes an event is about, reading AWS only when the event itself is not enough."""
-    if isinstance(event, Ignored):
-        yield event
-    elif isinstance(event, VolumeCreated):
-        if t.PV_TAG not in event.tags:
-            yield Ignored(f"{event.volume_id} created without a {t.PV_TAG} tag")
-        else:
-            yield event.facts or _describe(reader, event.volume_id)
-    elif isinstance(event, TagsSet):
-        if not t.INPUT_TAGS & event.tags.keys():
-            yield Ignored("CreateTags sets no k8s-* input tag")
-        else:
-            yield from (_describe(reader, volume_id) for volume_id in event.volume_ids)
-    elif isinstance(event, VolumeAvailable):
-        yield _describe(reader, event.volume_id)
-    elif isinstance(event, TagSnapshot):
-        if t.PV_TAG in event.removed_keys:
-            yield Ignored(f"{t.PV_TAG} removed from {event.volume_id}: nothing to create")
-        elif t.PV_TAG not in event.tags:
-            yield Ignored(f"{event.volume_id} has no {t.PV_TAG} tag")
-        elif event.changed_keys and event.changed_keys <= t.OUTPUT_TAGS:
-            yield Ignored("only the registrar's own status tags changed")
-        else:
-            yield _describe(reader, event.volume_id)
-    elif isinstance(event, TagsRemoved):
-        if t.PV_TAG in event.keys:
-            yield Ignored(f"{t.PV_TAG} removed: nothing to create")
-        elif not t.INPUT_TAGS & event.keys:
-            yield Ignored("DeleteTags removes no k8s-* input tag")
-        else:
-            yield from (_describe(reader, volume_id) for volume_id in event.volume_ids)
-    elif isinstance(event, VolumeDeleted):
-        yield Ignored(f"{event.volume_id} deleted: nothing to create")
-    elif isinstance(event, ScheduledReconcile):
-        yield Ignored("a scheduled reconcile creates nothing by itself")
+    def view(self, cluster: str) -> ClusterView:
+        if cluster not in self.views:
+            try:  # every PV, not only ours: one volume, one PV
+                self.views[cluster] = ClusterView(self.kube(cluster).list("PersistentVolume"))
+            except RegistrarError as error:
+                if error.retryable:
+                    raise
+                self.views[cluster] = error
+        found = self.views[cluster]
+        if isinstance(found, RegistrarError):
+            raise found
+        return found
 
-
-def plan_event(
-    event: VolumeEvent | Ignored,
-    reader: VolumeReader,
-    settings: Settings,
-    cluster: str | None = None,
-) -> Iterator[Planned]:
-    """Every volume of an event, planned; one bad volume never blocks the others."""
-    for facts in volumes_of_event(event, reader):
-        if isinstance(facts, Ignored):
-            yield facts
-            continue
-        yield _plan(facts, settings, cluster)
+    def kube(self, cluster: str) -> KubePort:
+        return self.clusters.kube_for(cluster)
 
 
 class Registrar:
@@ -167,214 +115,251 @@ class Registrar:
         volumes: Volumes,
         clusters: ClusterConnector,
         identities: IdentityLookup | None = None,
+        sink: WorkSink | None = None,
     ) -> None:
         self._settings = settings
         self._volumes = volumes
         self._clusters = clusters
         self._identities = identities  # CloudTrail's record, for events that name no caller
+        self._sink = sink  # where a sweep's repairs go; None: carried out inline
 
     def handle(
-        self,
-        event: VolumeEvent | Ignored,
-        cluster: str | None = None,
-        *,
-        remaining: Remaining | None = None,
+        self, event: VolumeEvent | Ignored, *, remaining: Remaining | None = None
     ) -> list[Outcome]:
-        """Every volume of the event is tried; the first error is raised at the end."""
-        if isinstance(event, ScheduledReconcile):
-            sweeps = [(None, partial(self.reconcile, name, remaining=remaining))
-                      for name in self._settings.clusters]  # fmt: skip
-            return _per_volume(sweeps)
-        if isinstance(event, VolumeDeleted):
-            return _per_volume([(event.volume_id, partial(self._release, event.volume_id, True))])
-        untagged = _untagged(event)
-        if untagged:
-            if isinstance(event, TagsRemoved) and not self._settings.principal_allowed(
-                event.principals
-            ):
-                reason = f"{_caller(event.principals)} may not unregister volumes"
-                return [Outcome(v, "ignored", reason) for v in untagged]
-            return _per_volume([(v, partial(self._untag, v)) for v in untagged])
-        planned = plan_event(event, self._volumes, self._settings, cluster)
-        steps = ((_volume_of(p), partial(self._settle_verified, event, p)) for p in planned)
-        return _per_volume(steps)
+        """`run` over the event's items. Every item is tried; then the first error is raised,
+        or DeferredError (retryable) when time ran out before some item."""
+        if isinstance(event, Ignored):
+            log.info("ignored", extra={"reason": event.reason})
+            return [Outcome(None, "ignored", event.reason)]
+        if isinstance(event, ScheduledReconcile):  # a sweep defers to the next sweep
+            return self._reconcile_all(remaining)
+        # A complete CreateVolume record is the volume's description: no DescribeVolumes.
+        known = {event.volume_id: event.facts} if isinstance(event, VolumeCreated) else {}
+        batch = Batch(self._clusters, {v: f for v, f in known.items() if f is not None})
+        return _settled(self._run(work_items(event), remaining, batch))
+
+    def run(
+        self, items: Sequence[WorkItem], *, remaining: Remaining | None = None
+    ) -> list[ItemResult]:
+        """Each item decided and carried out in turn; none starts with less than MARGIN_S left."""
+        return self._run(items, remaining, Batch(self._clusters))
+
+    def register(self, volume_id: str, cluster: str | None = None) -> Outcome:
+        """An operator's registration (no principal check); `cluster` overrides the tag."""
+        [done] = self.run([WorkItem(volume_id, "register", "cli", cluster=cluster)])
+        if done.error is not None:
+            raise done.error
+        assert done.outcome is not None  # run defers only with `remaining`
+        return done.outcome
 
     def reconcile(self, cluster: str, *, remaining: Remaining | None = None) -> Outcome:
-        reconciler = Reconciler(self._settings, self._volumes, self._clusters, self._identities)
         # Counted as they come: the function holds no row of a large fleet.
-        rows = reconciler.rows(cluster, remaining=remaining)
-        counts = dict(Counter(str(row.action) for row in rows))
+        counts = dict(Counter(str(row.action) for row in self.rows(cluster, remaining=remaining)))
         summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "empty"
         log.info("reconciled", extra={"cluster": cluster, "rows": sum(counts.values()), **counts})
         return Outcome(None, "reconciled", f"{cluster}: {summary}")
 
-    def _settle_verified(self, event: VolumeEvent | Ignored, planned: Planned) -> Outcome:
-        """With REGISTRAR_ALLOWED_PRINCIPALS, every input tag on the volume must have been set
-        by an allowed principal: the event's caller for the keys it sets, CloudTrail's record
-        (`cloudtrail` mode) for the others. `refuse` mode can check only the event's own keys
-        (docs/deploy.md shows the IAM guard that closes that gap)."""
-        if isinstance(planned, Ready) and self._settings.allowed_principals:
-            facts = planned.facts
-            keys = sorted(t.INPUT_TAGS & facts.tags.keys())
-            writers: dict[str, tuple[str, ...]] = {}
-            if isinstance(event, VolumeCreated | TagsSet):
-                writers = {key: event.principals for key in keys if key in event.tags}
-            elif self._identities is None:  # an EBS notification or a Tag Change names no caller
-                why = "the event names no caller; the CloudTrail event of the tagging decides"
-                log.info("unverified", extra={"volume_id": facts.volume_id, "reason": why})
-                return Outcome(facts.volume_id, "ignored", why)
-            rest = [key for key in keys if key not in writers]
-            if rest and self._identities is not None:
-                found = self._identities.who_set(facts.volume_id, rest)
-                writers |= {key: tuple(found.get(key, ())) for key in rest}
-            for key in sorted(writers, key=lambda k: (k != t.PV_TAG, k)):
-                principals = writers[key]
-                if not self._settings.principal_allowed(principals):
-                    action = "register" if key == t.PV_TAG else f"set {key}"
-                    rule = f"{_caller(principals)} may not {action}"
-                    return self._reject(facts, InvalidInputError("principal", rule))
-        return self._settle(planned)
+    def sweep(
+        self,
+        cluster: str,
+        *,
+        dry_run: bool = False,
+        progress: Progress = no_progress,
+        remaining: Remaining | None = None,
+    ) -> list[Row]:
+        return list(self.rows(cluster, dry_run=dry_run, progress=progress, remaining=remaining))
 
-    def _untag(self, volume_id: str) -> Outcome:
-        """Events come out of order: only a volume still without `k8s-pv` is released."""
-        try:
-            facts = self._volumes.describe_volume(volume_id)
-        except NotFoundError:
-            return self._release(volume_id, True)
-        if t.PV_TAG in facts.tags:
-            return self._settle(_plan(facts, self._settings, None))
-        return self._release(volume_id, False)
+    def rows(
+        self,
+        cluster: str,
+        *,
+        dry_run: bool = False,
+        progress: Progress = no_progress,
+        remaining: Remaining | None = None,
+    ) -> Iterator[Row]:
+        """Every tagged volume of `cluster`, then our PVs whose volume was not listed, through
+        the same decision and executor as an event. A sweep holds the cluster's view and one
+        page of volumes. With a sink, repairs are queued (`deferred: queued`), not carried out."""
+        kube = self._clusters.kube_for(cluster)
+        view = ClusterView(progress(kube.list("PersistentVolume"), "PVs"))
+        for claim in progress(kube.list("PersistentVolumeClaim", t.MANAGED_SELECTOR), "PVCs"):
+            view.add(claim)
+        batch = Batch(self._clusters, views={cluster: view})
+        queue: list[WorkItem] | None = None if self._sink is None or dry_run else []
+        seen: set[str] = set()
+        for facts in progress(self._volumes.tagged_volumes(), "tagged volumes"):
+            seen.add(facts.volume_id)
+            batch.known = {facts.volume_id: facts}
+            row = self._sweep_row(sweep_item(facts.volume_id, cluster), batch, remaining,
+                                  dry_run, queue)  # fmt: skip
+            if row is not None:
+                yield row
+        # Released only on proof: EC2's own NotFound; a volume absent from the listing is
+        # described again, and may turn out untagged, or tagged after all.
+        found = list(orphans(view, seen, cluster))
+        missing = self._volumes.missing_ids([v for v, _ in found]) if found else set()
+        for volume_id, _ in found:
+            batch.known = {volume_id: None} if volume_id in missing else {}
+            row = self._sweep_row(sweep_item(volume_id, cluster), batch, remaining, dry_run, queue)
+            if row is not None:
+                yield row
+        if self._sink is not None and queue:
+            self._sink.submit(queue)
 
-    def _release(self, volume_id: str, deleted: bool) -> Outcome:
-        objects: list[ObjectResult] = []
+    def _sweep_row(
+        self,
+        item: WorkItem,
+        batch: Batch,
+        remaining: Remaining | None,
+        dry_run: bool,
+        queue: list[WorkItem] | None,
+    ) -> Row | None:
+        decision, done = self._step(item, batch, remaining, dry_run or queue is not None)
+        cluster = str(item.cluster)
+        if decision is not None and not reported(decision):
+            return None
+        pv, pvc = (decision.pv, decision.pvc) if decision is not None else ("-", "-")
+        if queue is not None and decision is not None and decision.acts and done.error is None:
+            queue.append(item)
+            return Row(item.volume_id, cluster, pv, pvc, "deferred", f"queued: {decision.detail}")
+        if done.deferred:
+            return Row(item.volume_id, cluster, pv, pvc, "deferred", DEFERRED)
+        if done.outcome is None:
+            return Row(item.volume_id, cluster, pv, pvc, "failed", str(done.error))
+        objects = ", ".join(o.line() for o in done.outcome.objects if o.action != "unchanged")
+        detail = f"{done.outcome.detail}: {objects}" if objects else done.outcome.detail
+        return Row(item.volume_id, cluster, pv, pvc, done.outcome.result, detail)
+
+    def _reconcile_all(self, remaining: Remaining | None) -> list[Outcome]:
+        """Every cluster is swept; then the first error is raised."""
+        outcomes, failure = [], None
         for cluster in self._settings.clusters:
-            kube = self._clusters.kube_for(cluster)
-            for pv in pvs_of(kube, [volume_id]):
-                objects += settle_orphan(kube, pv, deleted, self._settings)
-                if not deleted:
-                    status = unmanaged_status(cluster, pv["metadata"]["name"], UNTAGGED)
-                    tags = status_tags(status, cluster, self._settings.csi_driver)
-                    self._volumes.write_status(volume_id, tags)
-        why = VOLUME_DELETED if deleted else UNTAGGED
-        if not objects:
-            return Outcome(volume_id, "ignored", f"{why}: no PV of ours for it")
-        log.info("released", extra={"volume_id": volume_id, "reason": why})
-        return Outcome(volume_id, "released", why, tuple(objects))
-
-    def register(self, volume_id: str, cluster: str | None = None) -> Outcome:
-        facts = self._volumes.describe_volume(volume_id)
-        return self._settle(_plan(facts, self._settings, cluster))
-
-    def _settle(self, planned: Planned) -> Outcome:
-        if isinstance(planned, Ignored):
-            log.info("ignored", extra={"reason": planned.reason})
-            return Outcome(None, "ignored", planned.reason)
-        if isinstance(planned, Rejected):
-            return self._reject(planned.facts, planned.error)
-        facts, plan = planned.facts, planned.plan
-        if plan.cluster is None:
-            error = InvalidInputError(t.CLUSTER_TAG, "no tag and no default cluster")
-            return self._reject(facts, error)
-        try:
-            kube = self._clusters.kube_for(plan.cluster)
-            taken = second_pv_rule(plan.pv_name, holders(kube, facts.volume_id))
-        except RegistrarError as error:
-            if error.retryable:
-                raise
-            if isinstance(error, ClusterUnreachableError):  # it names the cluster and the fix
-                return self._refused(facts, str(error))
-            return self._refused(facts, f"{t.CLUSTER_TAG}: {plan.cluster}: {error}")
-        if taken is not None:  # one volume, one PV: nothing is written to the cluster
-            return self._reject(facts, InvalidInputError(t.PV_TAG, taken), "conflict")
-        result = apply_plan(plan, kube)
-        failure = result.failure
+            if remaining is not None and remaining() < MARGIN_S:  # not even its listing
+                outcomes.append(Outcome(None, "deferred", f"{cluster}: {DEFERRED}"))
+                continue
+            try:
+                outcomes.append(self.reconcile(cluster, remaining=remaining))
+            except RegistrarError as error:
+                log.error("sweep failed", extra={"cluster": cluster, "error": str(error),
+                                                 "retryable": error.retryable})  # fmt: skip
+                failure = failure or error
         if failure is not None:
-            field = t.PVC_TAG if failure.kind == "PersistentVolumeClaim" else t.PV_TAG
-            return self._refused(facts, f"{field}: {failure.reason}", result.objects)
-        conflict = result.conflict
-        if conflict is not None:
-            detail = f"{conflict.ref} {conflict.reason}"
-            self._write_status(facts, error_status(f"conflict: {detail}"), plan.cluster)
-            log.warning("conflict", extra={"volume_id": facts.volume_id, "detail": detail})
-            return Outcome(facts.volume_id, "conflict", detail, result.objects)
-        status = registered_status(plan)
-        self._write_status(facts, status, plan.cluster)
-        outcome: Result = "registered" if result.created else "unchanged"
-        log.info(outcome, extra={"volume_id": facts.volume_id, "status": status})
-        return Outcome(facts.volume_id, outcome, status, result.objects)
+            raise failure
+        return outcomes
 
-    def _refused(
-        self, facts: VolumeFacts, reason: str, objects: tuple[ObjectResult, ...] = ()
-    ) -> Outcome:
-        """The cluster refused for good (404, 403, 401, 400/422): a retry cannot help, so the
-        volume says why and the event is settled; what was created stays (README: Errors)."""
-        log.error("refused", extra={"volume_id": facts.volume_id, "reason": reason,
-                                    "retryable": False})  # fmt: skip
-        self._write_status(facts, error_status(reason), None)
-        return Outcome(facts.volume_id, "refused", reason, objects)
+    def _run(
+        self, items: Sequence[WorkItem], remaining: Remaining | None, batch: Batch
+    ) -> list[ItemResult]:
+        results = []
+        for item in items:
+            if remaining is not None and remaining() < MARGIN_S:
+                results.append(ItemResult(item, deferred=True))
+            else:
+                results.append(self._step(item, batch)[1])
+        return results
 
-    def _reject(
-        self, facts: VolumeFacts, error: InvalidInputError, result: Result = "invalid"
-    ) -> Outcome:
-        log.warning(
-            "invalid input" if result == "invalid" else result,
-            extra={"volume_id": facts.volume_id, "tag": error.field, "rule": error.rule},
-        )
-        self._write_status(facts, error_status(str(error)), None)
-        return Outcome(facts.volume_id, result, str(error))
-
-    def _write_status(self, facts: VolumeFacts, status: str, cluster: str | None) -> None:
-        """Skip the write when the volume already says exactly this (duplicate events)."""
-        tags = status_tags(status, cluster, self._settings.csi_driver)
-        if status_is_current(facts.tags, tags):
-            return
-        self._volumes.write_status(facts.volume_id, tags)
-
-
-def _plan(facts: VolumeFacts, settings: Settings, cluster: str | None) -> Planned:
-    try:
-        planned = plan_volume(facts, settings, cluster)
-    except InvalidInputError as error:
-        return Rejected(facts, error)
-    return planned if isinstance(planned, Ignored) else Ready(facts, planned)
-
-
-def _describe(reader: VolumeReader, volume_id: str) -> VolumeFacts | Ignored:
-    try:
-        return reader.describe_volume(volume_id)
-    except NotFoundError:
-        return Ignored(f"{volume_id} no longer exists")
-
-
-def _untagged(event: VolumeEvent | Ignored) -> tuple[str, ...]:
-    """Volumes whose `k8s-pv` tag an event says was removed."""
-    if isinstance(event, TagsRemoved) and t.PV_TAG in event.keys:
-        return event.volume_ids
-    if isinstance(event, TagSnapshot) and t.PV_TAG in event.removed_keys:
-        return (event.volume_id,)
-    return ()
-
-
-def _caller(principals: tuple[str, ...]) -> str:
-    return quoted(principals[0], limit=160) if principals else "an unknown caller"
-
-
-def _volume_of(planned: Planned) -> str | None:
-    return None if isinstance(planned, Ignored) else planned.facts.volume_id
-
-
-def _per_volume(steps: Iterable[tuple[str | None, Callable[[], Outcome]]]) -> list[Outcome]:
-    """Run every step; one failure never blocks the others, and the first is raised at the end."""
-    outcomes: list[Outcome] = []
-    pending: RegistrarError | None = None
-    for volume_id, step in steps:
+    def _step(
+        self, item: WorkItem, batch: Batch, remaining: Remaining | None = None,
+        dry_run: bool = False,
+    ) -> tuple[Decision | None, ItemResult]:  # fmt: skip
+        """Decide, then carry out what the decision asks (unless `dry_run`). One failing item
+        never stops the others: its error is its result."""
+        decision = None
         try:
-            outcomes.append(step())
+            unread = item.volume_id not in batch.known  # reading it costs time too
+            if remaining is not None and unread and remaining() < MARGIN_S:
+                return decision, ItemResult(item, deferred=True)
+            volume, decision = self._decide(item, batch, dry_run)
+            if dry_run or not decision.acts:  # a sweep's rows are counted in its summary line
+                quiet = dry_run or item.source == "sweep"
+                return decision, ItemResult(item, _report(item, decision, quiet=quiet))
+            if remaining is not None and remaining() < MARGIN_S:
+                return decision, ItemResult(item, deferred=True)
+            return decision, ItemResult(item, self._carry_out(item, volume, decision, batch))
         except RegistrarError as error:
-            fields = {"volume_id": volume_id, "error": str(error), "retryable": error.retryable}
-            log.error("registration failed", extra=fields)
-            outcomes.append(Outcome(volume_id, "failed", str(error)))
-            pending = pending or error
-    if pending is not None:
-        raise pending
-    return outcomes
+            log.error("item failed", extra={"volume_id": item.volume_id, "error": str(error),
+                                            "retryable": error.retryable})  # fmt: skip
+            return decision, ItemResult(item, error=error)
+
+    def _decide(
+        self, item: WorkItem, batch: Batch, dry_run: bool
+    ) -> tuple[VolumeFacts | None, Decision]:
+        """The reads a decision needs: the volume, the clusters' views, CloudTrail's record."""
+        early = triage(item, self._settings)
+        if early is not None:
+            return None, early
+        volume = self._read(item, batch)
+        views = {}
+        for cluster in clusters_of(item, volume, self._settings):
+            try:
+                views[cluster] = batch.view(cluster)
+            except RegistrarError as error:
+                if error.retryable or volume is None or t.PV_TAG not in volume.tags:
+                    raise
+                return volume, cluster_refused(volume, cluster, error)
+        decision = decide(item, volume, views, self._settings)
+        if decision.lookup and self._identities is None:  # REGISTRAR_UNVERIFIED_EVENTS=refuse
+            return volume, replace(decision, result="ignored", detail=NO_CALLER, lookup=())
+        if decision.lookup and not dry_run and volume is not None and self._identities:
+            writers = self._identities.who_set(item.volume_id, decision.lookup)
+            decision = decide(item, volume, views, self._settings, writers)
+        return volume, decision
+
+    def _read(self, item: WorkItem, batch: Batch) -> VolumeFacts | None:
+        """The volume as EC2 describes it; None only on proof it is gone."""
+        if item.reason == "deleted":
+            return None
+        if item.volume_id in batch.known:
+            return batch.known[item.volume_id]
+        try:
+            return self._volumes.describe_volume(item.volume_id)
+        except NotFoundError:
+            if item.source == "cli":  # the operator named a volume that does not exist
+                raise
+            return None
+
+    def _carry_out(
+        self, item: WorkItem, volume: VolumeFacts | None, decision: Decision, batch: Batch
+    ) -> Outcome:
+        objects: tuple[ObjectResult, ...] = ()
+        if decision.plan is not None and decision.cluster is not None and volume is not None:
+            plan, view = decision.plan, batch.view(decision.cluster)
+            objects = apply_plan(plan, batch.kube(decision.cluster), view.known(plan.items))
+            for desired, done in zip(plan.items, objects, strict=True):
+                if done.action in ("created", "updated"):
+                    view.add(desired)  # the next item of the batch sees it
+            decision = after_apply(decision, objects, volume)
+        for cluster, pv in decision.release:
+            kube = batch.kube(cluster)
+            objects += tuple(settle_orphan(kube, pv, decision.deleted, self._settings))
+            batch.view(cluster).discard(pv)
+        if decision.status is not None and volume is not None:
+            tags = status_tags(decision.status, decision.cluster, self._settings.csi_driver)
+            if not status_is_current(volume.tags, tags):  # duplicate events write nothing
+                self._volumes.write_status(item.volume_id, tags)
+        return _report(item, decision, objects)
+
+
+def _report(
+    item: WorkItem, decision: Decision, objects: tuple[ObjectResult, ...] = (), *,
+    quiet: bool = False,
+) -> Outcome:
+    """One log line per settled item (unless `quiet`); an invalid input names its tag and rule."""
+    extra: dict[str, object] = {"volume_id": item.volume_id, "source": item.source}
+    if decision.result == "invalid" and not quiet:
+        tag, _, rule = decision.detail.partition(": ")
+        log.warning("invalid input", extra={**extra, "tag": tag, "rule": rule})
+    elif not quiet:
+        extra |= {"reason": decision.detail, "retryable": False}
+        log.log(LEVELS.get(decision.result, logging.INFO), decision.result, extra=extra)
+    return Outcome(item.volume_id, decision.result, decision.detail, objects)
+
+
+def _settled(results: list[ItemResult]) -> list[Outcome]:
+    error = next((r.error for r in results if r.error is not None), None)
+    if error is not None:
+        raise error
+    deferred = sum(r.deferred for r in results)
+    if deferred:
+        raise DeferredError(f"{deferred} of {len(results)} volumes left for a retry: {DEFERRED}")
+    return [r.outcome for r in results if r.outcome is not None]
