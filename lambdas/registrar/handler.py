@@ -22,6 +22,7 @@ from registrar.core.errors import InvalidInputError
 from registrar.core.events import parse_event
 from registrar.core.settings import Settings, aws_region
 from registrar.engine.service import Outcome, Registrar
+from registrar.queue_handler import consume, is_queue_batch, queue_sink, split
 from registrar.wiring import build_registrar
 
 logger = Logger(service=SERVICE)
@@ -41,7 +42,12 @@ def registrar() -> Registrar:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return respond(event, registrar(), lambda: context.get_remaining_time_in_millis() / 1000)
+    remaining = lambda: context.get_remaining_time_in_millis() / 1000  # noqa: E731
+    if is_queue_batch(event):
+        return consume(event, registrar(), remaining)
+    sink = queue_sink()
+    queued = split(event, registrar(), sink) if sink is not None else None
+    return queued if queued is not None else respond(event, registrar(), remaining)
 
 
 def respond(

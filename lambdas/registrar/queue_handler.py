@@ -1,0 +1,205 @@
+"""The work queue's two ends, for the Lambda entry point (handler.py):
+
+- `split`: an EventBridge event (or a scheduled sweep) becomes per-volume work items on the
+  FIFO queue, when the stack made one (REGISTRAR_WORK_QUEUE_URL);
+- `consume`: a batch of queue messages (the SQS event source mapping, ReportBatchItemFailures)
+  goes through the registrar in one call; the items that failed or were deferred come back as
+  `batchItemFailures`, so SQS retries those alone and, after the queue's maxReceiveCount,
+  moves them to the dead-letter queue.
+
+README, "Architecture", says why EventBridge invokes the function and the function fills the
+queue, rather than EventBridge targeting the queue."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Protocol
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from registrar.adapters.aws import SqsWorkQueue
+from registrar.core import contract
+from registrar.core import tags as t
+from registrar.core.errors import InvalidInputError, NotFoundError, RegistrarError
+from registrar.core.events import (
+    ScheduledReconcile,
+    TagSnapshot,
+    TagsRemoved,
+    TagsSet,
+    VolumeAvailable,
+    VolumeCreated,
+    VolumeDeleted,
+    VolumeEvent,
+    parse_event,
+)
+from registrar.core.settings import Settings, aws_region
+from registrar.core.sweep import WRITES
+from registrar.core.work import WorkItem, work_items
+from registrar.engine.reconcile import SWEEP_MARGIN_S, Reconciler
+from registrar.engine.service import Outcome, Registrar
+
+logger = Logger(service=contract.SERVICE)
+metrics = Metrics(namespace=contract.METRICS_NAMESPACE, service=contract.SERVICE)
+Remaining = Callable[[], float]
+
+
+class WorkSink(Protocol):
+    def submit(self, items: Sequence[WorkItem]) -> None: ...
+
+
+@cache
+def queue_sink() -> SqsWorkQueue | None:
+    """The stack's work queue, or None: then every event is worked on where it arrives."""
+    url = os.environ.get(contract.WORK_QUEUE_VARIABLE, "").strip()
+    return SqsWorkQueue(url, aws_region()) if url else None
+
+
+def is_queue_batch(event: object) -> bool:
+    """An SQS event source mapping's batch (every record says `aws:sqs`)."""
+    if not isinstance(event, Mapping):
+        return False
+    records = event.get("Records")
+    return isinstance(records, list) and bool(records) and all(
+        isinstance(r, Mapping) and r.get("eventSource") == "aws:sqs" for r in records
+    )
+
+
+def split(event: object, service: Registrar, sink: WorkSink) -> dict[str, Any] | None:
+    """Queue the event's per-volume work; None when there is none (the caller handles it)."""
+    try:
+        parsed = parse_event(event)
+    except InvalidInputError:
+        return None  # the caller logs and counts it once
+    if isinstance(parsed, ScheduledReconcile):
+        items = [i for cluster in service_settings(service).clusters
+                 for i in sweep_items(service, cluster)]  # fmt: skip
+    elif isinstance(parsed, VolumeEvent):
+        items = work_items(parsed)
+    else:
+        return None
+    sink.submit(items)
+    logger.info("queued", extra={"items": len(items), "event": type(parsed).__name__})
+    return {"queued": len(items)}
+
+
+def consume(event: Mapping[str, Any], service: Registrar, remaining: Remaining | None = None
+            ) -> dict[str, Any]:  # fmt: skip
+    """One registrar run for the whole batch; a failed or deferred item is reported, and so
+    is every later record of its message group in this batch (the FIFO order of a volume)."""
+    records: list[tuple[str, str, WorkItem]] = []
+    for record in event["Records"]:
+        try:
+            item = WorkItem.from_message(str(record.get("body", "")))
+        except InvalidInputError as error:  # no retry makes garbage a work item
+            logger.warning("invalid work item", extra={"message_id": record.get("messageId"),
+                                                       "rule": str(error)})  # fmt: skip
+            metrics.add_metric(name=contract.INVALID_METRIC, unit=MetricUnit.Count, value=1)
+            continue
+        group = str(record.get("attributes", {}).get("MessageGroupId") or item.volume_id)
+        records.append((str(record["messageId"]), group, item))
+    results = run_items(service, [item for _, _, item in records], remaining)
+    failed_groups: set[str] = set()
+    failures: list[dict[str, str]] = []
+    for (message_id, group, _), result in zip(records, results, strict=True):
+        if result.error is not None or result.deferred or group in failed_groups:
+            failed_groups.add(group)
+            failures.append({"itemIdentifier": message_id})
+        if result.error is not None:
+            metrics.add_metric(name=contract.FAILED_METRIC, unit=MetricUnit.Count, value=1)
+        elif result.outcome is not None:
+            name = contract.OUTCOME_METRICS[result.outcome.result]
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    logger.info("batch", extra={"items": len(records), "failures": len(failures)})
+    return {"batchItemFailures": failures}
+
+
+class ItemResultLike(Protocol):
+    """engine/service.py's ItemResult, as far as the consumer reads it."""
+
+    @property
+    def outcome(self) -> Outcome | None: ...
+    @property
+    def error(self) -> Exception | None: ...
+    @property
+    def deferred(self) -> bool: ...
+
+
+def run_items(
+    service: Registrar, items: Sequence[WorkItem], remaining: Remaining | None
+) -> Sequence[ItemResultLike]:
+    run = getattr(service, "run", None)
+    if run is not None:
+        results: Sequence[ItemResultLike] = run(items, remaining=remaining)
+        return results
+    return [_handle_one(service, item, remaining) for item in items]
+
+
+# --- FALLBACK until the engine branch lands: delete at merge -----------------------------------
+# Registrar.run(items, remaining=...) and the sweep's WorkSink port are the engine's (the shared
+# brief's API). Until they exist, each item goes through Registrar.handle as the one-volume
+# event it came from, and a scheduled sweep's repairs are the rows of a dry run.
+
+
+@dataclass(frozen=True)
+class _ItemResult:
+    item: WorkItem
+    outcome: Outcome | None = None
+    error: Exception | None = None
+    deferred: bool = False
+
+
+def _handle_one(service: Registrar, item: WorkItem, remaining: Remaining | None) -> _ItemResult:
+    if remaining is not None and remaining() < SWEEP_MARGIN_S:
+        return _ItemResult(item, deferred=True)
+    try:
+        if item.source == "sweep":
+            outcomes = [_sweep_one(service, item)]
+        else:
+            outcomes = service.handle(_event_of(item), remaining=remaining)
+    except RegistrarError as error:
+        return _ItemResult(item, error=error)
+    return _ItemResult(item, outcomes[0] if outcomes else None)
+
+
+def _sweep_one(service: Registrar, item: WorkItem) -> Outcome:
+    try:
+        return service.register(item.volume_id, item.cluster)
+    except NotFoundError:
+        return service.handle(VolumeDeleted("", item.volume_id))[0]
+
+
+def _event_of(item: WorkItem) -> VolumeEvent:
+    tags = dict(item.tags or {})
+    if item.reason == "created":
+        return VolumeCreated("", item.volume_id, tags, None, item.principals)
+    if item.reason == "deleted":
+        return VolumeDeleted("", item.volume_id)
+    if item.reason == "available":
+        return VolumeAvailable("", item.volume_id)
+    if item.source == "tag-change":
+        changed = frozenset(item.removed) | (t.INPUT_TAGS & tags.keys())
+        return TagSnapshot("", item.volume_id, tags, frozenset(changed))
+    if item.reason == "untagged":
+        return TagsRemoved("", (item.volume_id,), frozenset(item.removed), item.principals)
+    return TagsSet("", (item.volume_id,), tags, item.principals)
+
+
+def service_settings(service: Registrar) -> Settings:
+    settings: Settings = service._settings
+    return settings
+
+
+def sweep_items(service: Registrar, cluster: str) -> list[WorkItem]:
+    """The sweep's plan (one LIST of the cluster, the tagged volumes): each row that needs a
+    write becomes a work item for the queue."""
+    reconciler = Reconciler(service._settings, service._volumes, service._clusters,
+                            service._identities)  # fmt: skip
+    return [
+        WorkItem(row.volume_id, "sweep", "sweep", cluster=row.cluster)
+        for row in reconciler.rows(cluster, dry_run=True)
+        if row.action in WRITES or row.status is not None
+    ]
