@@ -100,7 +100,7 @@ def test_a_failing_volume_is_retried_alone_with_its_later_messages() -> None:
     kube = FakeKube()
     kube.fail_on("create", "PersistentVolume", TransientError("503"), times=1)
     service, kube = wired(kube)
-    items = [tagged(VOLS[0]), tagged(VOLS[1]), tagged(VOLS[0]), "not json"]
+    items: list[WorkItem | str] = [tagged(VOLS[0]), tagged(VOLS[1]), tagged(VOLS[0]), "not json"]
     answer = queue_handler.consume(batch(*items), service)
     # m0 failed; m2 is the same volume after it; m3 is garbage, dropped (no retry fixes it)
     assert answer == {"batchItemFailures": [{"itemIdentifier": "m0"}, {"itemIdentifier": "m2"}]}
