@@ -21,6 +21,7 @@ from registrar.core.settings import Settings
 DEFAULTS: dict[str, Any] = {
     "reconcileSchedule": "rate(1 hour)",
     "reservedConcurrency": 5,
+    "queueMaxConcurrency": 4,
     "logRetentionDays": 30,
     "createTrail": False,
     "clusterAdminPolicy": False,
@@ -78,12 +79,18 @@ class ConfigError(ValueError):
     """A context value the app cannot deploy with."""
 
 
+# The stack's keys whose rule is not their default's type's.
+STACK_RULES: dict[str, contract.Rule[Any]] = {"queueMaxConcurrency": contract.QUEUE_CONCURRENCY}
+
+
 def check_stack_keys(get: Callable[[str], Any]) -> None:
     """The stack's own true/false and count keys (by their default's type) by the contract's
     rules, so that a typo is refused rather than read as false."""
     for key, default in DEFAULTS.items():
-        if isinstance(default, bool):
-            rule: contract.Rule[Any] = contract.FLAG
+        if key in STACK_RULES:
+            rule: contract.Rule[Any] = STACK_RULES[key]
+        elif isinstance(default, bool):
+            rule = contract.FLAG
         elif isinstance(default, int):
             rule = contract.POSITIVE_INTEGER
         else:
@@ -162,6 +169,7 @@ class RegistrarConfig:
     function_environment: dict[str, str]
     reconcile_schedule: str
     reserved_concurrency: int
+    queue_max_concurrency: int
     log_retention_days: int
     create_trail: bool
     cluster_admin_policy: bool
@@ -218,6 +226,7 @@ class RegistrarConfig:
             function_environment=environment,
             reconcile_schedule=str(get("reconcileSchedule")),
             reserved_concurrency=int(get("reservedConcurrency")),
+            queue_max_concurrency=int(get("queueMaxConcurrency")),
             log_retention_days=int(get("logRetentionDays")),
             create_trail=_bool(get("createTrail")),
             cluster_admin_policy=_bool(get("clusterAdminPolicy")),
