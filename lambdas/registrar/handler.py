@@ -46,7 +46,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if is_queue_batch(event):
         return consume(event, registrar(), remaining)
     sink = queue_sink()
-    queued = split(event, registrar(), sink) if sink is not None else None
+    queued = split(event, registrar(), sink, remaining) if sink is not None else None
     return queued if queued is not None else respond(event, registrar(), remaining)
 
 

@@ -24,7 +24,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from registrar.adapters.aws import SqsWorkQueue
 from registrar.core import contract
 from registrar.core import tags as t
-from registrar.core.errors import InvalidInputError, NotFoundError, RegistrarError
+from registrar.core.errors import (
+    InvalidInputError,
+    NotFoundError,
+    RegistrarError,
+    TransientError,
+)
 from registrar.core.events import (
     ScheduledReconcile,
     TagSnapshot,
@@ -45,6 +50,7 @@ from registrar.engine.service import Outcome, Registrar
 logger = Logger(service=contract.SERVICE)
 metrics = Metrics(namespace=contract.METRICS_NAMESPACE, service=contract.SERVICE)
 Remaining = Callable[[], float]
+SUBMIT_CHUNK = 100  # items between two looks at the remaining time (10 SendMessageBatch calls)
 
 
 class WorkSink(Protocol):
@@ -68,8 +74,12 @@ def is_queue_batch(event: object) -> bool:
     )
 
 
-def split(event: object, service: Registrar, sink: WorkSink) -> dict[str, Any] | None:
-    """Queue the event's per-volume work; None when there is none (the caller handles it)."""
+def split(
+    event: object, service: Registrar, sink: WorkSink, remaining: Remaining | None = None
+) -> dict[str, Any] | None:
+    """Queue the event's per-volume work; None when there is none (the caller handles it).
+    With the function's time nearly up it raises for a retry of the whole event: the items
+    already sent are deduplicated by the queue (or, after 5 minutes, find nothing to do)."""
     try:
         parsed = parse_event(event)
     except InvalidInputError:
@@ -81,7 +91,10 @@ def split(event: object, service: Registrar, sink: WorkSink) -> dict[str, Any] |
         items = work_items(parsed)
     else:
         return None
-    sink.submit(items)
+    for start in range(0, len(items), SUBMIT_CHUNK):
+        if remaining is not None and remaining() < SWEEP_MARGIN_S:
+            raise TransientError(f"queued {start} of {len(items)} work items: out of time")
+        sink.submit(items[start : start + SUBMIT_CHUNK])
     logger.info("queued", extra={"items": len(items), "event": type(parsed).__name__})
     return {"queued": len(items)}
 

@@ -117,3 +117,13 @@ def test_only_an_sqs_batch_is_one() -> None:
     assert queue_handler.is_queue_batch(batch(tagged(VOLS[0])))
     assert not queue_handler.is_queue_batch(ef.create_tags(VOLS, {"k8s-pv": ""}))
     assert not queue_handler.is_queue_batch({"Records": []})
+
+
+def test_a_split_out_of_time_raises_for_a_retry_of_the_event() -> None:
+    service, _ = wired()
+    sink = ListSink()
+    event = ef.create_tags([f"vol-{i:017x}" for i in range(250)], {"k8s-pv": ""})
+    clock = iter([60.0, 60.0, 5.0])
+    with pytest.raises(TransientError, match="queued 200 of 250"):
+        queue_handler.split(event, service, sink, lambda: next(clock))
+    assert len(sink.items) == 200
