@@ -47,7 +47,7 @@ import urllib.request
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -496,7 +496,10 @@ def main() -> None:
     args = parser.parse_args()
     logging.disable(logging.INFO)  # the function's INFO lines, thousands of them
     warnings.filterwarnings("ignore", "No application metrics")  # metrics are off here
-    print(memory(args) if args.memory else bulk(args), flush=True)
+    # The function's output (Powertools' metric records) is not the bench's: stderr.
+    with redirect_stdout(sys.stderr):
+        line = memory(args) if args.memory else bulk(args)
+    print(line, flush=True)
 
 
 if __name__ == "__main__":
