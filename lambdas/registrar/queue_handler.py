@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import cache
 from typing import Any, Protocol
 
@@ -23,34 +22,25 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from registrar.adapters.aws import SqsWorkQueue
 from registrar.core import contract
-from registrar.core import tags as t
 from registrar.core.errors import (
     InvalidInputError,
-    NotFoundError,
-    RegistrarError,
     TransientError,
 )
 from registrar.core.events import (
     ScheduledReconcile,
-    TagSnapshot,
-    TagsRemoved,
-    TagsSet,
-    VolumeAvailable,
-    VolumeCreated,
-    VolumeDeleted,
     VolumeEvent,
     parse_event,
 )
-from registrar.core.settings import Settings, aws_region
-from registrar.core.sweep import WRITES
+from registrar.core.settings import aws_region
 from registrar.core.work import WorkItem, work_items
-from registrar.engine.reconcile import SWEEP_MARGIN_S, Reconciler
 from registrar.engine.service import Outcome, Registrar
 
 logger = Logger(service=contract.SERVICE)
 metrics = Metrics(namespace=contract.METRICS_NAMESPACE, service=contract.SERVICE)
 Remaining = Callable[[], float]
 SUBMIT_CHUNK = 100  # items between two looks at the remaining time (10 SendMessageBatch calls)
+# The splitter stops sending with less than this left, and raises for a retry of the event.
+SPLIT_MARGIN_S = 10.0
 
 
 class WorkSink(Protocol):
@@ -85,14 +75,18 @@ def split(
     except InvalidInputError:
         return None  # the caller logs and counts it once
     if isinstance(parsed, ScheduledReconcile):
-        items = [i for cluster in service_settings(service).clusters
-                 for i in sweep_items(service, cluster)]  # fmt: skip
+        if hasattr(service, "run"):
+            return None  # the registrar's sweep hands its repairs to its sink (wiring)
+        from registrar import until_engine  # noqa: PLC0415  FALLBACK: delete at merge
+
+        items = [i for cluster in until_engine.settings_of(service).clusters
+                 for i in until_engine.sweep_items(service, cluster)]  # fmt: skip
     elif isinstance(parsed, VolumeEvent):
         items = work_items(parsed)
     else:
         return None
     for start in range(0, len(items), SUBMIT_CHUNK):
-        if remaining is not None and remaining() < SWEEP_MARGIN_S:
+        if remaining is not None and remaining() < SPLIT_MARGIN_S:
             raise TransientError(f"queued {start} of {len(items)} work items: out of time")
         sink.submit(items[start : start + SUBMIT_CHUNK])
     logger.info("queued", extra={"items": len(items), "event": type(parsed).__name__})
@@ -148,71 +142,6 @@ def run_items(
     if run is not None:
         results: Sequence[ItemResultLike] = run(items, remaining=remaining)
         return results
-    return [_handle_one(service, item, remaining) for item in items]
+    from registrar import until_engine  # noqa: PLC0415  FALLBACK: delete at merge
 
-
-# --- FALLBACK until the engine branch lands: delete at merge -----------------------------------
-# Registrar.run(items, remaining=...) and the sweep's WorkSink port are the engine's (the shared
-# brief's API). Until they exist, each item goes through Registrar.handle as the one-volume
-# event it came from, and a scheduled sweep's repairs are the rows of a dry run.
-
-
-@dataclass(frozen=True)
-class _ItemResult:
-    item: WorkItem
-    outcome: Outcome | None = None
-    error: Exception | None = None
-    deferred: bool = False
-
-
-def _handle_one(service: Registrar, item: WorkItem, remaining: Remaining | None) -> _ItemResult:
-    if remaining is not None and remaining() < SWEEP_MARGIN_S:
-        return _ItemResult(item, deferred=True)
-    try:
-        if item.source == "sweep":
-            outcomes = [_sweep_one(service, item)]
-        else:
-            outcomes = service.handle(_event_of(item), remaining=remaining)
-    except RegistrarError as error:
-        return _ItemResult(item, error=error)
-    return _ItemResult(item, outcomes[0] if outcomes else None)
-
-
-def _sweep_one(service: Registrar, item: WorkItem) -> Outcome:
-    try:
-        return service.register(item.volume_id, item.cluster)
-    except NotFoundError:
-        return service.handle(VolumeDeleted("", item.volume_id))[0]
-
-
-def _event_of(item: WorkItem) -> VolumeEvent:
-    tags = dict(item.tags or {})
-    if item.reason == "created":
-        return VolumeCreated("", item.volume_id, tags, None, item.principals)
-    if item.reason == "deleted":
-        return VolumeDeleted("", item.volume_id)
-    if item.reason == "available":
-        return VolumeAvailable("", item.volume_id)
-    if item.source == "tag-change":
-        changed = frozenset(item.removed) | (t.INPUT_TAGS & tags.keys())
-        return TagSnapshot("", item.volume_id, tags, frozenset(changed))
-    if item.reason == "untagged":
-        return TagsRemoved("", (item.volume_id,), frozenset(item.removed), item.principals)
-    return TagsSet("", (item.volume_id,), tags, item.principals)
-
-
-def service_settings(service: Registrar) -> Settings:
-    settings: Settings = service._settings
-    return settings
-
-
-def sweep_items(service: Registrar, cluster: str) -> list[WorkItem]:
-    """The sweep's plan (one LIST of the cluster, the tagged volumes): each row that needs a
-    write becomes a work item for the queue."""
-    reconciler = Reconciler(service._settings, service._volumes, service._clusters,
-                            service._identities)  # fmt: skip
-    return [
-        WorkItem(row.volume_id, "sweep", "sweep", cluster=row.cluster)
-        for row in reconciler.rows(cluster, dry_run=True)
-        if row.action in WRITES or row.status is not None
-    ]
+    return [until_engine.handle_one(service, item, remaining) for item in items]
