@@ -36,6 +36,7 @@ import os
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")  # stacks/ imports
 
 import argparse
+import inspect
 import json
 import logging
 import subprocess
@@ -71,7 +72,7 @@ from devcluster.identity import (
     role_session,
 )
 from devcluster.motoserver import LOCAL_AWS_ENV, MotoServer, environment
-from registrar.adapters.aws import Ec2Volumes
+from registrar.adapters.aws import Ec2Volumes, SqsWorkQueue
 from registrar.adapters.eks import SWEEP_PAGE_SIZE, EksConnector
 from registrar.adapters.kube import KubeGateway
 from registrar.adapters.kube_transport import TokenBucket
@@ -179,8 +180,11 @@ class Fleet:
     ec2: Any
     sqs: Any
 
-    def registrar(self, counter: Counter, volumes: Ec2Volumes | None = None) -> Registrar:
-        """One execution environment's registrar, wired as registrar/wiring.py wires it."""
+    def registrar(
+        self, counter: Counter, volumes: Ec2Volumes | None = None, queue_url: str = ""
+    ) -> Registrar:
+        """One execution environment's registrar, wired as registrar/wiring.py wires it; with
+        the engine's Registrar (a `sink` parameter) a sweep queues its repairs."""
         session = role_session(self.credentials, REGION)
         rate = self.settings
 
@@ -195,7 +199,11 @@ class Fleet:
             credentials=lambda: self.credentials,
             gateway_factory=gateway,
         )
-        return Registrar(self.settings, volumes or Ec2Volumes(REGION, session), connector)
+        extra: dict[str, Any] = {}
+        if queue_url and "sink" in inspect.signature(Registrar).parameters:
+            extra["sink"] = SqsWorkQueue(queue_url, REGION, session)
+        return Registrar(self.settings, volumes or Ec2Volumes(REGION, session), connector,
+                         **extra)  # fmt: skip
 
 
 @contextmanager
@@ -287,7 +295,7 @@ class Function:
 
         def per_environment() -> Registrar:
             if not hasattr(local, "registrar"):
-                local.registrar = fleet.registrar(counter)
+                local.registrar = fleet.registrar(counter, queue_url=queue_url)
             registrar: Registrar = local.registrar
             return registrar
 
