@@ -150,7 +150,9 @@ class VpcConfig:
                 raise ConfigError(
                     f"securityGroupIds/clusterSecurityGroupId: {group!r} is not a group id (sg-...)"
                 )
-        services: tuple[str, ...] = ("sts", "ec2", "eks", "xray")
+        # sqs: the splitter fills the work queue (Lambda's event source mapping polls it from
+        # outside the VPC).
+        services: tuple[str, ...] = ("sts", "ec2", "eks", "xray", "sqs")
         if looks_up_callers:  # cloudtrail:LookupEvents
             services += ("cloudtrail",)
         return cls(
