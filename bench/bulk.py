@@ -279,6 +279,8 @@ def depth(sqs: Any, url: str) -> int:
 
 
 def matching_rules(event: dict[str, Any]) -> list[str]:
+    if event.get("detail-type") == "Scheduled Event":
+        return ["Reconcile (schedule)"]
     return [rule for rule, pattern in event_patterns().items() if matches(pattern, event)]
 
 
