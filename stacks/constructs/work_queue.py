@@ -67,6 +67,18 @@ class WorkQueue(Construct):
                 max_receive_count=MAX_RECEIVE_COUNT, queue=self.dead_letter_queue
             ),
         )
+        # A work item names the caller whose tags it carries (the allow-list checks it): only
+        # the function may send one, whatever else an IAM policy of the account grants.
+        self.queue.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="OnlyTheFunctionSendsWork",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=[contract.iam_action("sqs", "SendMessageBatch")],
+                resources=[self.queue.queue_arn],
+                conditions={"ArnNotEquals": {"aws:PrincipalArn": role.role_arn}},
+            )
+        )
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="SubmitWork",

@@ -111,3 +111,18 @@ def test_dashboard_shows_queue_age_and_dead_letters(minimal: Synth) -> None:
     } <= titles
     drawn = str(body(minimal))
     assert "ApproximateAgeOfOldestMessage" in drawn
+
+
+def test_only_the_function_may_send_work(minimal: Synth) -> None:
+    """A work item carries the caller the allow-list checks: no one else may forge one."""
+    queue_id = queues(minimal)["queue"]["id"]
+    role = minimal.stack.get_logical_id(minimal.stack.registrar.role.node.default_child)  # type: ignore[arg-type]
+    [policy] = [p for p in minimal.resources("AWS::SQS::QueuePolicy").values()
+                if p["Properties"]["Queues"] == [{"Ref": queue_id}]]  # fmt: skip
+    [deny] = [s for s in policy["Properties"]["PolicyDocument"]["Statement"]
+              if s.get("Sid") == "OnlyTheFunctionSendsWork"]  # fmt: skip
+    assert deny["Effect"] == "Deny"
+    assert deny["Principal"] == {"AWS": "*"}
+    assert deny["Action"] == "sqs:SendMessage"
+    role_arn = {"Fn::GetAtt": [role, "Arn"]}
+    assert deny["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": role_arn}}
