@@ -68,7 +68,9 @@ class WorkQueue(Construct):
             ),
         )
         # A work item names the caller whose tags it carries (the allow-list checks it): only
-        # the function may send one, whatever else an IAM policy of the account grants.
+        # the function may send one, whatever else an IAM policy of the account grants. For a
+        # role's session aws:PrincipalArn is the role's ARN ("AWS global condition context
+        # keys", aws:PrincipalArn).
         self.queue.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="OnlyTheFunctionSendsWork",
