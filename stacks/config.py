@@ -21,6 +21,7 @@ from registrar.core.settings import Settings
 DEFAULTS: dict[str, Any] = {
     "reconcileSchedule": "rate(1 hour)",
     "reservedConcurrency": 5,
+    "queueMaxConcurrency": 4,
     "logRetentionDays": 30,
     "createTrail": False,
     "clusterAdminPolicy": False,
@@ -64,6 +65,7 @@ CSI_POLICIES = {
 STACK_RULES: dict[str, contract.Rule[Any]] = {
     "csiDriverKmsKeyArns": contract.KMS_KEY_ARNS,
     "kubernetesVersion": contract.KUBERNETES_VERSION,
+    "queueMaxConcurrency": contract.QUEUE_CONCURRENCY,
 }
 # kubectl's version skew policy: kubectl is supported within one minor version (older or newer)
 # of kube-apiserver (kubernetes.io, "Version Skew Policy", kubectl). The minor versions of the
@@ -171,7 +173,9 @@ class VpcConfig:
                 raise ConfigError(
                     f"securityGroupIds/clusterSecurityGroupId: {group!r} is not a group id (sg-...)"
                 )
-        services: tuple[str, ...] = ("sts", "ec2", "eks", "xray")
+        # sqs: the splitter fills the work queue (Lambda's event source mapping polls it from
+        # outside the VPC).
+        services: tuple[str, ...] = ("sts", "ec2", "eks", "xray", "sqs")
         if looks_up_callers:  # cloudtrail:LookupEvents
             services += ("cloudtrail",)
         return cls(
@@ -190,6 +194,7 @@ class RegistrarConfig:
     function_environment: dict[str, str]
     reconcile_schedule: str
     reserved_concurrency: int
+    queue_max_concurrency: int
     log_retention_days: int
     create_trail: bool
     cluster_admin_policy: bool
@@ -267,6 +272,7 @@ class RegistrarConfig:
             function_environment=environment,
             reconcile_schedule=str(get("reconcileSchedule")),
             reserved_concurrency=int(get("reservedConcurrency")),
+            queue_max_concurrency=int(get("queueMaxConcurrency")),
             log_retention_days=int(get("logRetentionDays")),
             create_trail=_bool(get("createTrail")),
             cluster_admin_policy=_bool(get("clusterAdminPolicy")),

@@ -57,6 +57,8 @@ class RegistrarOptions:
     """EventBridge schedule expression of the periodic reconcile; default `rate(1 hour)`."""
     reserved_concurrency: int | None = None
     """Reserved concurrency of the function; default 5."""
+    queue_max_concurrency: int | None = None
+    """Work queue batches run at once (2 to 1000, capped at reserved_concurrency); default 4."""
     log_retention_days: int | None = None
     """Days the function's logs are kept; default 30."""
     create_trail: bool | None = None

@@ -11,6 +11,7 @@ from constructs import Construct
 from stacks.config import ConfigError, RegistrarConfig
 from stacks.constructs import failure_handling
 from stacks.constructs.csi_driver import CsiDriver
+from stacks.constructs.dashboard import PERIOD as DASHBOARD_PERIOD
 from stacks.constructs.dashboard import RegistrarDashboard
 from stacks.constructs.eks_access import EksAccess
 from stacks.constructs.event_rules import EventRules
@@ -20,6 +21,7 @@ from stacks.constructs.manifests import ClusterManifests
 from stacks.constructs.network import RegistrarNetwork
 from stacks.constructs.pod_identity_agent import PodIdentityAgent
 from stacks.constructs.trail import RegistrarTrail
+from stacks.constructs.work_queue import WorkQueue
 from stacks.options import RegistrarOptions
 
 
@@ -73,6 +75,14 @@ class EbsPvRegistrar(Construct):
         )
         self.failures.watch(
             self.registrar.function, service=SERVICE_NAME, namespace=METRICS_NAMESPACE
+        )
+        # Capped at the reserved concurrency (more would only be throttled); 2 is Lambda's least.
+        self.work_queue = WorkQueue(
+            self,
+            "WorkQueue",
+            function=self.registrar.function,
+            role=self.registrar.role,
+            max_concurrency=max(2, min(config.queue_max_concurrency, config.reserved_concurrency)),
         )
         self.event_rules = EventRules(
             self,
@@ -133,16 +143,22 @@ class EbsPvRegistrar(Construct):
                 "Dashboard",
                 function=self.registrar.function,
                 dead_letter_queue=self.failures.dead_letter_queue,
-                alarms=list(self.failures.alarms),
+                alarms=[*self.failures.alarms, *self.work_queue.alarms],
                 namespace=METRICS_NAMESPACE,
                 service=SERVICE_NAME,
             )
             if config.create_dashboard
             else None
         )
+        if self.dashboard is not None:
+            self.dashboard.dashboard.add_widgets(*self.work_queue.widgets(DASHBOARD_PERIOD))
         cdk.CfnOutput(self, "FunctionName", value=self.registrar.function.function_name)
         cdk.CfnOutput(self, "FunctionRoleArn", value=self.registrar.role.role_arn)
         cdk.CfnOutput(self, "DeadLetterQueueUrl", value=self.failures.dead_letter_queue.queue_url)
+        cdk.CfnOutput(self, "WorkQueueUrl", value=self.work_queue.queue.queue_url)
+        cdk.CfnOutput(
+            self, "WorkDeadLetterQueueUrl", value=self.work_queue.dead_letter_queue.queue_url
+        )
         if self.dashboard is not None:
             cdk.CfnOutput(self, "DashboardUrl", value=self.dashboard.url())
 

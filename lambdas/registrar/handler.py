@@ -20,8 +20,9 @@ from registrar.core.contract import (
 )
 from registrar.core.errors import DeferredError, InvalidInputError
 from registrar.core.events import parse_event
-from registrar.core.settings import Settings, aws_region
+from registrar.core.settings import Settings, aws_region, work_queue_url
 from registrar.engine.service import Outcome, Registrar
+from registrar.queue_handler import consume, is_queue_batch, split
 from registrar.wiring import wire
 
 logger = Logger(service=SERVICE)
@@ -39,12 +40,19 @@ LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 def handler_for(service: Callable[[], Registrar]) -> LambdaHandler:
     """A Lambda entry point over the registrar `service()` gives. The function's own is
-    `lambda_handler`; the demo and the end-to-end tests hand in theirs, wired to the stand-ins."""
+    `lambda_handler`; the demo and the end-to-end tests hand in theirs, wired to the stand-ins.
+    A batch of the work queue is consumed; with a queue (the registrar's sink) an event's
+    volumes are queued, one work item each; without one, the event is worked on here."""
 
     @logger.inject_lambda_context(clear_state=True)
     @metrics.log_metrics
     def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return respond(event, service(), Clock(context))
+        remaining, registrar = Clock(context), service()
+        if is_queue_batch(event):
+            return consume(event, registrar, remaining)
+        sink = registrar.sink  # the work queue, when the stack made one
+        queued = split(event, registrar, sink, remaining) if sink is not None else None
+        return queued if queued is not None else respond(event, registrar, remaining)
 
     return handle
 
@@ -52,10 +60,11 @@ def handler_for(service: Callable[[], Registrar]) -> LambdaHandler:
 @cache
 def registrar() -> Registrar:
     """Built once per execution environment, reused by warm invocations."""
-    return wire(Settings.from_env(), aws_region()).registrar()
+    return wire(Settings.from_env(), aws_region(), work_queue_url=work_queue_url()).registrar()
 
 
-lambda_handler = handler_for(registrar)
+# `registrar` looked up at each call: a test or a bench may stand its own in.
+lambda_handler = handler_for(lambda: registrar())  # noqa: PLW0108
 
 
 class Clock:

@@ -15,6 +15,7 @@ from registrar.adapters.aws import (
     Ec2Volumes,
     EksDirectory,
     LazySession,
+    SqsWorkQueue,
     lazy_session,
 )
 from registrar.adapters.eks import EksConnector, session_credentials
@@ -32,9 +33,10 @@ class Wiring:
     volumes: Ec2Volumes
     clusters: ClusterConnector
     identities: CloudTrailIdentities | None = None
+    sink: SqsWorkQueue | None = None  # the work queue: events and sweeps queue their volumes
 
     def registrar(self) -> Registrar:
-        return Registrar(self.settings, self.volumes, self.clusters, self.identities)
+        return Registrar(self.settings, self.volumes, self.clusters, self.identities, self.sink)
 
 
 def wire(
@@ -43,10 +45,12 @@ def wire(
     *,
     session: LazySession | None = None,
     directory: ClusterDirectory | None = None,
+    work_queue_url: str | None = None,
 ) -> Wiring:
     """One botocore session, made on first use, serves every client and the EKS token's
     credentials. The settings' Kubernetes rate limit applies to every cluster gateway.
-    CloudTrail lookups only when an allow-list is set and unverified events ask for them."""
+    CloudTrail lookups only when an allow-list is set and unverified events ask for them. With
+    the stack's work queue, the registrar's sink is that queue (README, "Architecture")."""
     session = session or lazy_session()
     clusters = EksConnector(
         region,
@@ -57,4 +61,5 @@ def wire(
     identities = None
     if settings.allowed_principals and settings.unverified_events == "cloudtrail":
         identities = CloudTrailIdentities(region, session)
-    return Wiring(settings, Ec2Volumes(region, session), clusters, identities)
+    sink = SqsWorkQueue(work_queue_url, region, session) if work_queue_url else None
+    return Wiring(settings, Ec2Volumes(region, session), clusters, identities, sink)

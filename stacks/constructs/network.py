@@ -20,6 +20,7 @@ ENDPOINT_SERVICES: dict[str, ec2.InterfaceVpcEndpointAwsService] = {
     "eks": ec2.InterfaceVpcEndpointAwsService.EKS,
     "xray": ec2.InterfaceVpcEndpointAwsService.XRAY,
     "cloudtrail": ec2.InterfaceVpcEndpointAwsService.CLOUDTRAIL,
+    "sqs": ec2.InterfaceVpcEndpointAwsService.SQS,  # the splitter's SendMessageBatch
 }
 
 

@@ -74,7 +74,7 @@ def test_asset_leaves_out_what_the_function_never_imports(asset: Path) -> None:
     for gone in NEVER_IMPORTED:
         assert not (asset / gone).exists(), gone
     services = {p.name for p in (asset / "botocore" / "data").iterdir() if p.is_dir()}
-    assert services == {"cloudtrail", "ec2", "eks", "sts"}
+    assert services == {"cloudtrail", "ec2", "eks", "sqs", "sts"}
 
 
 def test_untagged_create_volume_is_ignored_from_the_asset_alone(

@@ -112,7 +112,7 @@ def test_vpc_from_the_command_line() -> None:
     assert vpc.subnet_ids == (SUBNET, "subnet-0123456789abcdef1")
     assert vpc.security_group_ids == ()
     assert vpc.create_endpoints
-    assert vpc.endpoint_services == ("sts", "ec2", "eks", "xray")
+    assert vpc.endpoint_services == ("sts", "ec2", "eks", "xray", "sqs")
 
 
 def test_booleans_from_the_command_line() -> None:

@@ -67,7 +67,7 @@ def test_duration_percentiles_throttles_dlq_and_alarms(minimal: Synth) -> None:
     [dlq] = metrics(titled(minimal, "Dead-letter queue depth"))
     assert dlq[:2] == ["AWS/SQS", "ApproximateNumberOfMessagesVisible"]
     alarms = titled(minimal, "Alarms")["properties"]["alarms"]
-    assert len(alarms) == len(minimal.resources("AWS::CloudWatch::Alarm")) == 3
+    assert len(alarms) == len(minimal.resources("AWS::CloudWatch::Alarm")) == 5  # 2: work queue
 
 
 def test_url_is_a_stack_output(minimal: Synth) -> None:

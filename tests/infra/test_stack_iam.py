@@ -49,9 +49,13 @@ def test_statement_inventory(minimal: Synth) -> None:
         "eks:DescribeCluster",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
+        "sqs:DeleteMessage",  # the work queue's event source mapping
+        "sqs:GetQueueAttributes",
         "sqs:GetQueueAttributes",
         "sqs:GetQueueUrl",
+        "sqs:ReceiveMessage",
         "sqs:SendMessage",
+        "sqs:SendMessage",  # the splitter fills the work queue
         "xray:PutTelemetryRecords",
         "xray:PutTraceSegments",
     ]
@@ -107,10 +111,11 @@ def test_logs_only_own_log_group(minimal: Synth) -> None:
     assert statement["Resource"] == {"Fn::GetAtt": [log_group, "Arn"]}
 
 
-def test_sqs_only_dead_letter_queue(minimal: Synth) -> None:
-    queue = next(iter(minimal.resources("AWS::SQS::Queue")))
+def test_sqs_only_dead_letter_queue_and_work_queue(minimal: Synth) -> None:
+    dlq = minimal.stack.get_logical_id(minimal.registrar.failures.dead_letter_queue.node.default_child)  # type: ignore[arg-type]
+    work = minimal.stack.get_logical_id(minimal.registrar.work_queue.queue.node.default_child)  # type: ignore[arg-type]
     sqs = [s for s in registrar_statements(minimal) if as_list(s["Action"])[0].startswith("sqs:")]
-    assert [s["Resource"] for s in sqs] == [{"Fn::GetAtt": [queue, "Arn"]}]
+    assert [s["Resource"] for s in sqs] == [{"Fn::GetAtt": [q, "Arn"]} for q in (dlq, work, work)]
 
 
 def test_xray_writes_only(minimal: Synth) -> None:
@@ -146,9 +151,10 @@ def test_no_wildcard_action_anywhere(variant: str, request: pytest.FixtureReques
     allowed = [a for s in statements if s["Effect"] == "Allow" for a in actions(s)]
     assert allowed
     assert not [a for a in allowed if "*" in a]
-    # The only wildcards: enforce_ssl's Deny of plain-HTTP access to the queue and bucket.
+    # The only wildcards: enforce_ssl's Deny of plain-HTTP access to the queue and bucket, and
+    # the work queue's Deny of sends by anyone but the function (test_stack_queue.py).
     for statement in statements:
-        if statement["Effect"] == "Deny":
+        if statement["Effect"] == "Deny" and statement.get("Sid") != "OnlyTheFunctionSendsWork":
             assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
@@ -207,6 +213,7 @@ def test_every_granted_action_comes_from_the_contract(
     )  # fmt: skip
     granted = {a for s in registrar_statements(result) for a in as_list(s["Action"])}
     from_contract = {a for actions in contract.IAM_ACTIONS.values() for a in actions.values()}
+    from_contract |= set(contract.QUEUE_CONSUMER_ACTIONS)
     assert granted - PLATFORM_ACTIONS <= from_contract
     assert granted & from_contract  # the adapters' calls are granted from the map
     if variant == "lookups":

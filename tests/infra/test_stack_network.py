@@ -96,7 +96,7 @@ def endpoint_services(result: Synth) -> list[str]:
 
 
 def test_interface_endpoints_for_every_api_the_function_calls(full: Synth) -> None:
-    assert endpoint_services(full) == ["ec2", "eks", "sts", "xray"]
+    assert endpoint_services(full) == ["ec2", "eks", "sqs", "sts", "xray"]
     [(endpoint_group, _)] = [
         (key, group) for key, group in full.resources("AWS::EC2::SecurityGroup").items()
         if "interface endpoints" in group["Properties"]["GroupDescription"]
@@ -124,7 +124,7 @@ def test_cloudtrail_endpoint_when_the_function_looks_up_callers(
         allowedPrincipals="arn:aws:iam::111122223333:role/StorageAdmins",
         unverifiedEvents="cloudtrail",
     )  # fmt: skip
-    assert endpoint_services(result) == ["cloudtrail", "ec2", "eks", "sts", "xray"]
+    assert endpoint_services(result) == ["cloudtrail", "ec2", "eks", "sqs", "sts", "xray"]
 
 
 def test_full_stack_synthesizes_without_warnings(full: Synth) -> None:

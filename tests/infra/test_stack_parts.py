@@ -15,11 +15,16 @@ CLUSTER_ADMIN = "arn:${AWS::Partition}:eks::aws:cluster-access-policy/AmazonEKSC
 
 
 def test_dead_letter_queue_encrypted_tls_only(minimal: Synth) -> None:
-    minimal.template.resource_count_is("AWS::SQS::Queue", 1)
+    # The events' DLQ, the work queue and its DLQ (test_stack_queue.py): each encrypted, each
+    # refusing plain HTTP.
+    minimal.template.resource_count_is("AWS::SQS::Queue", 3)
     minimal.template.has_resource_properties(
         "AWS::SQS::Queue", {"SqsManagedSseEnabled": True, "MessageRetentionPeriod": 14 * 86400}
     )
-    minimal.template.has_resource_properties(
+    assert all(q["Properties"]["SqsManagedSseEnabled"]
+               for q in minimal.resources("AWS::SQS::Queue").values())  # fmt: skip
+    minimal.template.resource_count_is("AWS::SQS::QueuePolicy", 3)
+    minimal.template.all_resources_properties(
         "AWS::SQS::QueuePolicy",
         {"PolicyDocument": {"Statement": Match.array_with([Match.object_like({
             "Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})])}},
@@ -27,9 +32,8 @@ def test_dead_letter_queue_encrypted_tls_only(minimal: Synth) -> None:
 
 
 def test_events_may_send_to_the_queue_only_from_our_rules(minimal: Synth) -> None:
-    statements = next(iter(minimal.resources("AWS::SQS::QueuePolicy").values()))["Properties"][
-        "PolicyDocument"
-    ]["Statement"]
+    policies = minimal.resources("AWS::SQS::QueuePolicy").values()
+    statements = [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]]
     allows = [s for s in statements if s["Effect"] == "Allow"]
     assert allows
     for statement in allows:
@@ -39,7 +43,7 @@ def test_events_may_send_to_the_queue_only_from_our_rules(minimal: Synth) -> Non
 
 
 def test_alarms(minimal: Synth) -> None:
-    minimal.template.resource_count_is("AWS::CloudWatch::Alarm", 3)
+    minimal.template.resource_count_is("AWS::CloudWatch::Alarm", 5)  # 2: test_stack_queue.py
     common = {"Threshold": 1, "EvaluationPeriods": 1, "TreatMissingData": "notBreaching",
               "ComparisonOperator": "GreaterThanOrEqualToThreshold"}  # fmt: skip
     minimal.template.has_resource_properties(

@@ -25,7 +25,7 @@ DECLARED = asset_trim.declared_operations(bundling.ASSET_ROOT / bundling.PACKAGE
 EVERY_OPERATION = """
 import json, sys
 sys.path[:0] = [sys.argv[1], sys.argv[2]]
-volume_id, tagged_id, role_arn = sys.argv[3:6]
+volume_id, tagged_id, role_arn, queue_url = sys.argv[3:7]
 import botocore.session
 
 made = []
@@ -41,6 +41,8 @@ cluster = aws.EksDirectory("us-east-1", session).describe_cluster("prod")
 credentials = aws.assume_role_credentials(role_arn, "us-east-1", session)
 writers = aws.CloudTrailIdentities("us-east-1", session).who_set(tagged_id, ["k8s-pv"])
 principals = writers.get("k8s-pv", ())
+from registrar.core.work import WorkItem
+aws.SqsWorkQueue(queue_url, "us-east-1", session).submit([WorkItem(volume_id, "tagged", "cli")])
 import botocore
 print(json.dumps({
     "made": sorted(set(made)),
@@ -66,6 +68,7 @@ def test_the_registrar_declares_its_aws_operations() -> None:
         "eks": {"DescribeCluster"},
         "sts": {"AssumeRole"},
         "cloudtrail": {"LookupEvents"},
+        "sqs": {"SendMessageBatch"},
     } == DECLARED
 
 
@@ -90,7 +93,7 @@ def test_every_declared_operation_runs_from_the_asset(
     moto_endpoint: str,
     trail: CloudTrailStandIn,
 ) -> None:
-    """Against moto (EC2, EKS, STS) and a LookupEvents stand-in (moto has no CloudTrail
+    """Against moto (EC2, EKS, STS, SQS) and a LookupEvents stand-in (moto has no CloudTrail
     lookups), through the asset's trimmed botocore, nothing else on the path."""
     import boto3  # noqa: PLC0415 - the test's own client, never the asset's
 
@@ -106,6 +109,9 @@ def test_every_declared_operation_runs_from_the_asset(
             resourcesVpcConfig={"subnetIds": []},
         )
     role_arn = "arn:aws:iam::123456789012:role/registrar"
+    queue_url = boto3.client("sqs", region_name="us-east-1").create_queue(
+        QueueName="asset-work.fifo", Attributes={"FifoQueue": "true"}
+    )["QueueUrl"]
     record = ef.create_tags([volume_id], {"k8s-pv": "data"})["detail"]
     trail.record(record, lag=0)
     argv = [target_python, "-I", "-S", "-c", EVERY_OPERATION, str(asset), str(runtime_dir)]
@@ -113,7 +119,7 @@ def test_every_declared_operation_runs_from_the_asset(
         asset, AWS_ENDPOINT_URL=moto_endpoint, AWS_ENDPOINT_URL_CLOUDTRAIL=trail.url
     )
     done = subprocess.run(
-        [*argv, volume_id, volume_id, role_arn],
+        [*argv, volume_id, volume_id, role_arn, queue_url],
         env=env,
         capture_output=True,
         text=True,

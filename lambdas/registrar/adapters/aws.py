@@ -5,11 +5,12 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import hashlib
 import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from functools import cache, cached_property, partial
 from typing import Any, ClassVar, TypeAlias, TypeVar
 
@@ -38,6 +39,7 @@ from registrar.core.errors import (
 )
 from registrar.core.events import TagsSet, VolumeCreated, parse_event
 from registrar.core.models import ClusterInfo, VolumeFacts
+from registrar.core.work import WorkItem
 
 # Adaptive retries absorb throttling (EC2's RequestLimitExceeded, CloudTrail's
 # ThrottlingException): botocore retries both with jittered exponential backoff and slows its
@@ -511,3 +513,71 @@ class CloudTrailIdentities:
             if isinstance(parsed, (VolumeCreated, TagsSet)):
                 return parsed
         return None
+
+
+# --- the work queue (issue #20): per-volume work items on an SQS FIFO queue ---------------------
+
+SEND_BATCH = 10  # SendMessageBatch takes at most 10 entries
+SEND_ATTEMPTS = 5  # rounds for the entries a batch call did not accept
+
+
+class SqsWorkQueue:
+    """WorkSink: submits work items to the FIFO work queue, 10 per SendMessageBatch.
+
+    The message group is the volume id: SQS delivers a group's messages one at a time, in
+    order, so no two workers ever hold the same volume ("Amazon SQS FIFO queue key terms",
+    Message group ID). The deduplication id is a hash of the item's message: an identical item
+    sent again within the 5-minute deduplication interval (a retried event, a splitter run
+    twice) is accepted but not delivered (SendMessage, MessageDeduplicationId)."""
+
+    AWS_OPERATIONS: ClassVar[Operations] = {"sqs": ("SendMessageBatch",)}
+
+    def __init__(
+        self,
+        queue_url: str,
+        region: str,
+        session: SessionSource | None = None,
+        config: Config = CLIENT_CONFIG,
+        pause: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._url, self._region, self._session, self._config = queue_url, region, session, config
+        self._pause = pause
+
+    @cached_property
+    def _sqs(self) -> Any:
+        return _client("sqs", self._region, self._session, self._config)
+
+    def submit(self, items: Sequence[WorkItem]) -> None:
+        for start in range(0, len(items), SEND_BATCH):
+            self._send(items[start : start + SEND_BATCH])
+
+    def _send(self, chunk: Sequence[WorkItem]) -> None:
+        pending = {str(index): _entry(str(index), item) for index, item in enumerate(chunk)}
+        for attempt in range(SEND_ATTEMPTS):
+            if attempt:
+                self._pause(min(2.0, 0.1 * 2**attempt))
+            entries = list(pending.values())
+            response = call_aws(
+                "SendMessageBatch",
+                partial(self._sqs.send_message_batch, QueueUrl=self._url, Entries=entries),
+            )
+            failed = response.get("Failed", [])
+            # SenderFault: the entry itself is wrong, and sending it again cannot help.
+            refused = [f for f in failed if f.get("SenderFault")]
+            if refused:
+                raise ProtocolError(f"SendMessageBatch: {refused[0].get('Code')}: "
+                                    f"{refused[0].get('Message', '')}")  # fmt: skip
+            pending = {str(f["Id"]): pending[str(f["Id"])] for f in failed}
+            if not pending:
+                return
+        raise TransientError(f"SendMessageBatch: {len(pending)} entries not accepted")
+
+
+def _entry(entry_id: str, item: WorkItem) -> dict[str, str]:
+    body = item.to_message()
+    return {
+        "Id": entry_id,
+        "MessageBody": body,
+        "MessageGroupId": item.volume_id,
+        "MessageDeduplicationId": hashlib.sha256(body.encode()).hexdigest(),
+    }

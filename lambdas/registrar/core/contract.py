@@ -77,6 +77,12 @@ def _positive(number: float) -> float:
     return number
 
 
+def _within(number: int, low: int, high: int) -> int:
+    if not low <= number <= high:
+        raise ValueError(number)
+    return number
+
+
 def _flag(text: str) -> bool:
     value = text.strip().lower()
     if value not in ("true", "false"):
@@ -113,6 +119,11 @@ POSITIVE_NUMBER: Rule[float] = Rule(
 )
 POSITIVE_INTEGER: Rule[int] = Rule(
     lambda text: int(_positive(int(text))), "must be a positive integer"
+)
+# Lambda's SQS event source mapping: MaximumConcurrency is 2 to 1000 (AWS::Lambda::
+# EventSourceMapping ScalingConfig).
+QUEUE_CONCURRENCY: Rule[int] = Rule(
+    lambda text: _within(int(text), 2, 1000), "must be an integer from 2 to 1000"
 )
 ANY_NAMESPACE = "*"
 
@@ -256,6 +267,10 @@ def environment(context: Callable[[str], ContextValue]) -> dict[str, str]:
     return {setting.variable: as_text(context(setting.key)) for setting in SETTINGS}
 
 
+# The work queue's URL: set by the stack beside the settings (not a context key); unset, the
+# function runs every event's work itself.
+WORK_QUEUE_VARIABLE = "REGISTRAR_WORK_QUEUE_URL"
+
 # --- tags and names -----------------------------------------------------------------------------
 
 # Tag keys a user sets, in the order the event rules list them (core/tags.py defines each key).
@@ -303,7 +318,16 @@ IAM_ACTIONS: Mapping[str, Mapping[str, str]] = {
     "eks": {"DescribeCluster": "eks:DescribeCluster"},
     "cloudtrail": {"LookupEvents": "cloudtrail:LookupEvents"},
     "sts": {"AssumeRole": "sts:AssumeRole"},
+    # SendMessageBatch is authorized by sqs:SendMessage (Amazon SQS API permissions reference).
+    "sqs": {"SendMessageBatch": "sqs:SendMessage"},
 }
+# What Lambda's event source mapping does with the function's role to poll the work queue
+# (AWS Lambda Developer Guide, "Using Lambda with Amazon SQS", execution role permissions).
+QUEUE_CONSUMER_ACTIONS = (
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+)
 
 
 def iam_action(service: str, operation: str) -> str:

@@ -19,6 +19,13 @@ def aws_region(environ: Mapping[str, str] | None = None) -> str:
     return env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 
+def work_queue_url(environ: Mapping[str, str] | None = None) -> str | None:
+    """The stack's work queue (c.WORK_QUEUE_VARIABLE), or None: every event's work is done
+    where it arrives."""
+    env = os.environ if environ is None else environ
+    return env.get(c.WORK_QUEUE_VARIABLE, "").strip() or None
+
+
 @dataclass(frozen=True)
 class Settings:
     default_cluster: str | None = c.DEFAULT_CLUSTER.fallback

@@ -123,6 +123,11 @@ class Registrar:
         self._identities = identities  # CloudTrail's record, for events that name no caller
         self._sink = sink  # where a sweep's repairs go; None: carried out inline
 
+    @property
+    def sink(self) -> WorkSink | None:
+        """Where work is handed to be carried out elsewhere (the work queue); None: here."""
+        return self._sink
+
     def handle(
         self, event: VolumeEvent | Ignored, *, remaining: Remaining | None = None
     ) -> list[Outcome]:
