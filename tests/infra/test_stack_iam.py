@@ -112,8 +112,9 @@ def test_logs_only_own_log_group(minimal: Synth) -> None:
 
 
 def test_sqs_only_dead_letter_queue_and_work_queue(minimal: Synth) -> None:
-    dlq = minimal.stack.get_logical_id(minimal.registrar.failures.dead_letter_queue.node.default_child)  # type: ignore[arg-type]
-    work = minimal.stack.get_logical_id(minimal.registrar.work_queue.queue.node.default_child)  # type: ignore[arg-type]
+    parts = minimal.registrar
+    dlq = minimal.stack.get_logical_id(parts.failures.dead_letter_queue.node.default_child)  # type: ignore[arg-type]
+    work = minimal.stack.get_logical_id(parts.work_queue.queue.node.default_child)  # type: ignore[arg-type]
     sqs = [s for s in registrar_statements(minimal) if as_list(s["Action"])[0].startswith("sqs:")]
     assert [s["Resource"] for s in sqs] == [{"Fn::GetAtt": [q, "Arn"]} for q in (dlq, work, work)]
 

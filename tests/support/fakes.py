@@ -33,6 +33,7 @@ class FakeKube:
         self.namespaces = set(namespaces)
         self.requests: list[tuple[str, str, str | None]] = []  # verb, kind, namespace
         self.events: list[tuple[str, str]] = []  # reason, message
+        self.event_kinds: list[str] = []  # the kind of object each Event is about
         self._failures: dict[tuple[str, str], tuple[RegistrarError, int | None]] = {}
         for obj in objects:
             self.add(obj)
@@ -102,6 +103,7 @@ class FakeKube:
     ) -> None:
         self._fail_if_scripted("create", EVENT)  # Events are not counted as requests
         self.events.append((reason, message))
+        self.event_kinds.append(str(involved.get("kind")))
 
     def names(self, kind: str) -> builtins.list[str]:
         return sorted(name for (k, _ns, name) in self.objects if k == kind)

@@ -247,6 +247,29 @@ def test_handle_raises_a_retryable_error_when_it_deferred_anything() -> None:
     assert [o.result for o in again] == ["unchanged", "unchanged", "registered"]
 
 
+def test_an_inline_event_decides_and_applies_volume_by_volume_under_one_listing() -> None:
+    """No queue: a 1,000-volume CreateTags runs where it arrives. Each volume is described and
+    registered before the next is read, so the run makes progress and, at the margin, stops
+    with what it did kept (the retry carries on): never every describe first."""
+    ids = [f"vol-000000000000000{i}" for i in range(1, 5)]
+    kube = FakeKube()
+    seen: list[int] = []  # PVs created when each volume is described
+
+    class Watched(FakeVolumes):
+        def describe_volume(self, volume_id: str) -> VolumeFacts:
+            seen.append(len(kube.names("PersistentVolume")))
+            return super().describe_volume(volume_id)
+
+    volumes = Watched(*[facts(v, tags={"k8s-pv": f"v{i}"}) for i, v in enumerate(ids)])
+    registrar = Registrar(SETTINGS, volumes, FakeClusters(prod=kube))
+    with pytest.raises(DeferredError):
+        registrar.handle(parse_event(ef.create_tags(ids, {"k8s-pv": ""})),
+                         remaining=clock(60, 60, 60, 5))  # fmt: skip
+    assert seen == [0, 1, 2]  # the fourth is deferred, unread
+    assert kube.names("PersistentVolume") == ["v0", "v1", "v2"]
+    assert len([r for r in kube.requests if r[0] == "list"]) == 1
+
+
 def test_the_handler_answers_deferral_with_a_retry(metrics: list[str]) -> None:
     volumes = FakeVolumes(facts(VOL))
     registrar = Registrar(SETTINGS, volumes, FakeClusters(prod=FakeKube()))

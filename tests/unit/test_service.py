@@ -7,7 +7,7 @@ import copy
 import pytest
 
 from registrar.core import tags as t
-from registrar.core.errors import ClusterUnreachableError, TransientError
+from registrar.core.errors import ClusterUnreachableError, NotFoundError, TransientError
 from registrar.core.events import (
     Ignored,
     ScheduledReconcile,
@@ -54,7 +54,7 @@ def test_complete_create_volume_record_registers_without_reading_aws() -> None:
     assert outcome.detail == "registered prod/data -> default/data"
     assert kube.names("PersistentVolume") == ["data"]
     assert kube.names("PersistentVolumeClaim") == ["data"]
-    assert [reason for reason, _ in kube.events] == ["Registered", "Registered"]
+    assert [reason for reason, _ in kube.events] == ["Registered"]  # one, on the claim
     assert volumes.describes == 0
     assert volumes.statuses == [(VOL, "registered prod/data -> default/data")]
 
@@ -133,6 +133,19 @@ def test_a_foreign_pv_of_the_same_name_is_a_conflict_never_overwritten() -> None
     assert kube.names("PersistentVolumeClaim") == []
     assert volumes.status_of(VOL).startswith("error: conflict: pv/data exists and is not managed")
     assert [reason for reason, _ in kube.events] == ["RegistrationConflict"]
+
+
+def test_one_provenance_event_per_registration_on_the_claim_else_on_the_pv() -> None:
+    volume = facts(VOL)
+    service, _, kube = wired(volume)
+    service.handle(created(volume))
+    assert kube.event_kinds == ["PersistentVolumeClaim"]
+    kube = FakeKube()
+    kube.fail_on("create", "PersistentVolumeClaim", NotFoundError('namespace "default"'))
+    service, _, _ = wired(volume, kube=kube)
+    [outcome] = service.handle(created(volume))
+    assert [o.action for o in outcome.objects] == ["created", "failed"]
+    assert kube.event_kinds == ["PersistentVolume"]  # the PV left pre-bound keeps its provenance
 
 
 def test_a_refused_provenance_event_does_not_undo_a_registration() -> None:

@@ -28,9 +28,12 @@ def apply_plan(
     claim could not be created stays Available, reserved by its claimRef, and binds as soon
     as the claim exists (kubernetes, pkg/controller/volume/persistentvolume/pv_controller.go:
     syncVolume, "volume is pre-bound to claim").
+
+    One `Registered` Event per registration: on the claim when this call created it (where
+    its users look: `kubectl describe pvc`), else on the PV this call created.
     """
-    pv = _attempt(plan.pv, kube, plan.volume_id, known)
-    results = [pv]
+    pv, pv_created = _attempt(plan.pv, kube, plan.volume_id, known)
+    results, created = [pv], pv_created
     if plan.pvc is not None:
         if pv.action in ("conflict", "failed"):
             meta = plan.pvc["metadata"]
@@ -38,25 +41,34 @@ def apply_plan(
             kind, name, namespace = plan.pvc["kind"], meta["name"], meta["namespace"]
             results.append(ObjectResult(kind, name, namespace, "skipped", reason))
         else:
-            results.append(_attempt(plan.pvc, kube, plan.volume_id, known))
+            pvc, pvc_created = _attempt(plan.pvc, kube, plan.volume_id, known)
+            results.append(pvc)
+            created = pvc_created or created
+    if created is not None:
+        message = f"Registered from EBS volume {plan.volume_id} by {t.MANAGER}"
+        best_effort_event(kube, created, "Registered", message, "Normal")
     return tuple(results)
+
+
+Attempt = tuple[ObjectResult, Manifest | None]  # the result, and the object if created
 
 
 def _attempt(
     desired: Manifest, kube: KubePort, volume_id: str, known: Mapping[ObjectKey, Manifest] | None
-) -> ObjectResult:
+) -> Attempt:
     try:
         return _ensure(desired, kube, volume_id, known)
     except RegistrarError as error:
         if error.retryable:
             raise
         kind, namespace, name = key_of(desired)
-        return ObjectResult(kind, name, namespace, "failed", refusal_reason(kind, namespace, error))
+        reason = refusal_reason(kind, namespace, error)
+        return ObjectResult(kind, name, namespace, "failed", reason), None
 
 
 def _ensure(
     desired: Manifest, kube: KubePort, volume_id: str, known: Mapping[ObjectKey, Manifest] | None
-) -> ObjectResult:
+) -> Attempt:
     kind, namespace, name = key_of(desired)
     existing = None if known is None else known.get((kind, namespace, name))
     if existing is None:
@@ -65,20 +77,18 @@ def _ensure(
         except ConflictError:
             existing = kube.get(kind, name, namespace)
         else:
-            message = f"Registered from EBS volume {volume_id} by {t.MANAGER}"
-            best_effort_event(kube, created, "Registered", message, "Normal")
-            return ObjectResult(kind, name, namespace, "created")
+            return ObjectResult(kind, name, namespace, "created"), created
     reason = conflict_reason(desired, existing)
     if reason is not None:
         message = f"{volume_id}: {reason}"
         best_effort_event(kube, existing, "RegistrationConflict", message, "Warning")
-        return ObjectResult(kind, name, namespace, "conflict", reason)
+        return ObjectResult(kind, name, namespace, "conflict", reason), None
     if t.UNMANAGED_ANNOTATION in (existing["metadata"].get("annotations") or {}):
         # Tagged again after `k8s-pv` was removed: managed once more.
         unmark = {"metadata": {"annotations": {t.UNMANAGED_ANNOTATION: None}}}
         kube.patch(kind, name, namespace, unmark)
-        return ObjectResult(kind, name, namespace, "updated", "managed again")
-    return ObjectResult(kind, name, namespace, "unchanged")
+        return ObjectResult(kind, name, namespace, "updated", "managed again"), None
+    return ObjectResult(kind, name, namespace, "unchanged"), None
 
 
 def best_effort_event(
