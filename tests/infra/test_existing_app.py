@@ -55,6 +55,7 @@ def test_one_option_per_context_key() -> None:
         (RegistrarOptions(create_trail="yes"), "create_trail='yes': must be true or false"),  # type: ignore[arg-type]
         (RegistrarOptions(csi_driver_kms_key_arns=[KMS_KEY]), "csi_driver_kms_key_arns needs"),
         (RegistrarOptions(csi_driver_identity="node"), "csi_driver_identity must be one of"),
+        (RegistrarOptions(queue_max_concurrency=1), "queue_max_concurrency='1': must be an"),
     ],
 )
 def test_a_refusal_names_the_option(options: RegistrarOptions, message: str) -> None:
@@ -125,7 +126,16 @@ def test_the_example_app_synthesizes_from_a_copy_outside_the_repository(tmp_path
     assert len(targets) >= 5 and set(json.dumps(t) for t in targets) == {
         json.dumps({"Fn::GetAtt": [function_id, "Arn"]})
     }
-    assert len(of_type(template, "AWS::SQS::Queue")) == 1  # the dead-letter queue
+    # The events' dead-letter queue, and the work queue (FIFO) with its own.
+    queues = of_type(template, "AWS::SQS::Queue")
+    assert len(queues) == 3
+    [work] = [k for k, q in queues.items() if "RedrivePolicy" in q["Properties"]]
+    assert queues[work]["Properties"]["FifoQueue"] is True
+    assert function["Environment"]["Variables"]["REGISTRAR_WORK_QUEUE_URL"] == {"Ref": work}
+    [mapping] = of_type(template, "AWS::Lambda::EventSourceMapping").values()
+    assert mapping["Properties"]["EventSourceArn"] == {"Fn::GetAtt": [work, "Arn"]}
+    assert mapping["Properties"]["FunctionName"] == {"Ref": function_id}
+    assert mapping["Properties"]["ScalingConfig"] == {"MaximumConcurrency": 4}
     [entry] = of_type(template, "AWS::EKS::AccessEntry").values()
     assert entry["Properties"]["ClusterName"] == {"Ref": cluster_id}
     assert entry["Properties"]["KubernetesGroups"] == ["ebs-pv-registrar"]
