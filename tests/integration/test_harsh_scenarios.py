@@ -65,7 +65,6 @@ def results(answer: dict[str, Any]) -> list[str]:
     return [str(o["result"]) for o in answer["outcomes"]]
 
 
-@pytest.mark.xfail(strict=True, reason="needs engine")
 def test_a_tag_change_naming_no_caller_never_unregisters_with_an_allow_list(
     moto_endpoint: str, ec2: Any, kube: KubeGateway
 ) -> None:
@@ -106,7 +105,6 @@ def test_a_notification_beating_cloudtrail_leaves_the_volume_pending_then_regist
     assert exists(kube, "PersistentVolume", "lagging")
 
 
-@pytest.mark.xfail(strict=True, reason="needs engine")
 def test_a_late_event_never_overwrites_registered(
     moto_endpoint: str, ec2: Any, kube: KubeGateway, trail: CloudTrailStandIn
 ) -> None:
