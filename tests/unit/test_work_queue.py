@@ -10,11 +10,14 @@ from typing import Any
 import pytest
 
 from registrar import queue_handler
+from registrar.adapters.aws import SqsWorkQueue
+from registrar.core import contract
 from registrar.core.errors import InvalidInputError, TransientError
 from registrar.core.events import TagsSet, parse_event
-from registrar.core.settings import Settings
+from registrar.core.settings import Settings, work_queue_url
 from registrar.core.work import WorkItem, work_items
 from registrar.engine.service import Registrar
+from registrar.wiring import wire
 from tests.support import eventfactory as ef
 from tests.support.fakes import FakeClusters, FakeKube, FakeVolumes
 from tests.support.helpers import facts
@@ -131,3 +134,14 @@ def test_a_split_out_of_time_raises_for_a_retry_of_the_event() -> None:
     with pytest.raises(TransientError, match="queued 200 of 250"):
         queue_handler.split(event, service, sink, lambda: next(clock))
     assert len(sink.items) == 200
+
+
+def test_the_stacks_queue_url_makes_the_work_queue_the_registrars_sink() -> None:
+    """REGISTRAR_WORK_QUEUE_URL (set by the stack): events are split into the queue and a
+    sweep queues its repairs; unset, everything runs where it arrives."""
+    url = "https://sqs.us-east-1.amazonaws.com/111122223333/work.fifo"
+    assert work_queue_url({contract.WORK_QUEUE_VARIABLE: f" {url} "}) == url
+    assert work_queue_url({contract.WORK_QUEUE_VARIABLE: ""}) is None
+    queued = wire(SETTINGS, "us-east-1", work_queue_url=url).registrar()
+    assert isinstance(queued.sink, SqsWorkQueue)
+    assert wire(SETTINGS, "us-east-1").registrar().sink is None
