@@ -3,6 +3,7 @@ construct and one command."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import zipfile
@@ -67,3 +68,32 @@ def test_demo_outside_a_checkout_says_where_to_run_it(tmp_path: Path) -> None:
     done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=False)
     assert done.returncode == 2
     assert "run it from a checkout of the repository" in done.stderr
+
+
+def absolute_imports(path: Path, names: set[str]) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+             for alias in node.names]  # fmt: skip
+    found += [node.module or "" for node in ast.walk(tree)
+              if isinstance(node, ast.ImportFrom) and node.level == 0
+              and not _under_type_checking(tree, node)]  # fmt: skip
+    return [f"{path.relative_to(REPO)}: {module}" for module in found
+            if module.split(".")[0] in names]  # fmt: skip
+
+
+def _under_type_checking(tree: ast.Module, node: ast.AST) -> bool:
+    return any(
+        isinstance(branch, ast.If) and ast.unparse(branch.test) == "TYPE_CHECKING"
+        and any(node is child for stmt in branch.body for child in ast.walk(stmt))
+        for branch in ast.walk(tree)
+    )  # fmt: skip
+
+
+def test_the_shipped_packages_import_each_other_in_either_layout() -> None:
+    """In the wheel stacks, asset and render are ebs_pv_registrar._stacks, ._asset, ._render:
+    an absolute `from stacks.x import y` inside them works from the checkout only. Within a
+    package import relatively (`from .x import y`); another one through `stacks.sibling`."""
+    shipped = {"stacks", "asset", "render"}
+    found = [hit for folder in shipped for path in sorted((REPO / folder).rglob("*.py"))
+             for hit in absolute_imports(path, shipped)]  # fmt: skip
+    assert found == []
