@@ -1,4 +1,9 @@
-"""Session-wide peers: a moto server on a free loopback port, sample events, settings."""
+"""Session-wide peers: a moto server on a free loopback port behind the harsh EC2 stand-in,
+CloudTrail's LookupEvents, sample events, settings.
+
+The registrar's clients (AWS_ENDPOINT_URL) meet AWS as harsh as it is documented to be
+(devcluster/standins/harshness.py; `EBS_PV_STANDINS=mild` for the kind one); a test's own
+setup and checks (`ec2`) talk to moto directly, as the account's owner would see it settled."""
 
 from __future__ import annotations
 
@@ -9,26 +14,41 @@ from typing import Any
 
 import pytest
 
+from devcluster.standins import harshness
+from devcluster.standins.cloudtrail import CloudTrailStandIn
+from devcluster.standins.harsh_ec2 import HarshEc2
 from devcluster.standins.kmockthread import KmockThread
 from devcluster.standins.motoserver import MotoServer, environment
 from devcluster.standins.tlsapi import Tls, make_tls
 from registrar.adapters.kube import KubeGateway
-from tests.support.cloudtrail import CloudTrailRecord
 from tests.support.counting import CountingProxy
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """A moto server over HTTP; AWS_ENDPOINT_URL points every boto3 client at it."""
+def moto_direct() -> Iterator[str]:
+    """The moto server itself: what the account holds, without AWS's harshness."""
     server = MotoServer()
     server.start()
     try:
-        with environment(_AWS_ENV | {"AWS_ENDPOINT_URL": server.url}):
-            yield server.url
+        yield server.url
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def harsh_ec2(moto_direct: str) -> Iterator[HarshEc2]:
+    proxy = HarshEc2(moto_direct, harshness.from_env())
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint(harsh_ec2: HarshEc2) -> Iterator[str]:
+    """moto behind the harsh EC2 stand-in; AWS_ENDPOINT_URL points every client at it."""
+    with environment(_AWS_ENV | {"AWS_ENDPOINT_URL": harsh_ec2.url}):
+        yield harsh_ec2.url
 
 
 _AWS_ENV = {
@@ -71,22 +91,25 @@ def kube(kmock_server: KmockThread, tls: Tls) -> Iterator[KubeGateway]:
 
 
 @pytest.fixture
-def ec2(moto_endpoint: str) -> Any:
+def ec2(moto_endpoint: str, moto_direct: str) -> Any:
+    """The test's own EC2 client: straight to moto, never throttled, no lag."""
     import boto3  # noqa: PLC0415
 
-    return boto3.client("ec2", region_name="us-east-1")
+    return boto3.client("ec2", region_name="us-east-1", endpoint_url=moto_direct)
 
 
 @pytest.fixture
-def aws_counter(moto_endpoint: str) -> Iterator[CountingProxy]:
-    proxy = CountingProxy(moto_endpoint)
+def aws_counter(moto_endpoint: str, moto_direct: str) -> Iterator[CountingProxy]:
+    """Counts calls to a calm moto: the tests that count inject their own faults."""
+    proxy = CountingProxy(moto_direct)
     yield proxy
     proxy.close()
 
 
 @pytest.fixture
-def trail(monkeypatch: pytest.MonkeyPatch, moto_endpoint: str) -> Iterator[CloudTrailRecord]:
-    record = CloudTrailRecord()
+def trail(monkeypatch: pytest.MonkeyPatch, moto_endpoint: str) -> Iterator[CloudTrailStandIn]:
+    """CloudTrail's LookupEvents with its delivery lag and its 2 requests a second."""
+    record = CloudTrailStandIn(harshness.from_env())
     monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDTRAIL", record.url)
     yield record
     record.close()

@@ -21,8 +21,11 @@ import pytest
 import yaml
 from botocore.credentials import Credentials
 
+from devcluster.standins.cloudtrail import CloudTrailStandIn
 from devcluster.standins.controlplane import ControlPlane
+from devcluster.standins.harshness import settle
 from devcluster.standins.identity import assume_role, create_role
+from registrar.adapters import aws
 from registrar.adapters.kube import KubeGateway
 from registrar.core.settings import Settings
 from tests.e2e.conftest import (
@@ -44,7 +47,6 @@ from tests.e2e.conftest import (
 )
 from tests.e2e.deployed import DeployedFunction
 from tests.support import eventfactory as ef
-from tests.support.cloudtrail import CloudTrailRecord
 
 Deploy = Callable[..., "DeployedFunction"]
 
@@ -330,6 +332,7 @@ def test_sweep_registers_every_other_volume_past_a_missing_namespace(
         pv: create_volume(ec2, {"k8s-pv": pv, "k8s-pvc": claim})["VolumeId"]
         for pv, claim in others.items()
     }
+    settle()  # until EC2 lists them
 
     outcomes = function(ef.scheduled(region=REGION))["outcomes"]
 
@@ -661,7 +664,8 @@ def test_an_event_naming_no_caller_asks_cloudtrail_who_set_each_tag(
     route: Callable[[dict[str, Any], str], None],
     deploy: Deploy,
     admin: KubeGateway,
-    trail: CloudTrailRecord,
+    trail: CloudTrailStandIn,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     function = deploy(
         REGISTRAR_ALLOWED_PRINCIPALS=ADMIN_ROLE, REGISTRAR_UNVERIFIED_EVENTS="cloudtrail"
@@ -672,7 +676,8 @@ def test_an_event_naming_no_caller_asks_cloudtrail_who_set_each_tag(
     by_admin = ef.create_tags([volume_id], {"k8s-pv": pv}, region=REGION)["detail"]
     claim_tags = ef.create_tags([volume_id], {"k8s-pvc": claim}, region=REGION)
     by_stranger = as_caller(claim_tags, STRANGER)["detail"]
-    trail.records[volume_id] = [by_admin, by_stranger]  # oldest first
+    for record in (by_admin, by_stranger):  # oldest first, delivered already
+        trail.record(record, lag=0)
     notification = ef.ebs_notification(volume_id, region=REGION)  # EBS names no caller
     route(notification, "EbsVolumeNotification")
 
@@ -683,6 +688,7 @@ def test_an_event_naming_no_caller_asks_cloudtrail_who_set_each_tag(
     assert status == f"error: principal: '{STRANGER}' may not set k8s-pvc", status
     assert absent(admin, "PersistentVolume", pv)
     by_admin_too = ef.create_tags([volume_id], {"k8s-pvc": claim}, region=REGION)["detail"]
-    trail.records[volume_id] = [by_admin, by_stranger, by_admin_too]  # the admin set it last
+    trail.record(by_admin_too, lag=0)  # the admin set it last
+    monkeypatch.setattr(aws, "LOOKUP_SHARE_S", 0.0)  # a later invocation looks again
     assert only_outcome(function(notification))["result"] == "registered"
     assert wait_phase(admin, "PersistentVolumeClaim", claim, "default") == "Bound"

@@ -44,8 +44,6 @@ def test_every_outcome_of_the_handler_is_on_the_dashboard() -> None:
         "conflict",
         "refused",
         "failed",
-        "drift",
-        "pending",
     }
 
 

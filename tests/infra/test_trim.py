@@ -14,9 +14,9 @@ import pytest
 
 from asset import build as bundling
 from asset import trim as asset_trim
+from devcluster.standins.cloudtrail import CloudTrailStandIn
 from devcluster.standins.lambda_runtime import lambda_env
 from tests.support import eventfactory as ef
-from tests.support.cloudtrail import CloudTrailRecord
 
 DECLARED = asset_trim.declared_operations(bundling.ASSET_ROOT / bundling.PACKAGE)
 
@@ -88,7 +88,7 @@ def test_every_declared_operation_runs_from_the_asset(
     runtime_dir: Path,
     ec2: Any,
     moto_endpoint: str,
-    trail: CloudTrailRecord,
+    trail: CloudTrailStandIn,
 ) -> None:
     """Against moto (EC2, EKS, STS) and a LookupEvents stand-in (moto has no CloudTrail
     lookups), through the asset's trimmed botocore, nothing else on the path."""
@@ -107,7 +107,7 @@ def test_every_declared_operation_runs_from_the_asset(
         )
     role_arn = "arn:aws:iam::123456789012:role/registrar"
     record = ef.create_tags([volume_id], {"k8s-pv": "data"})["detail"]
-    trail.records[volume_id] = [record]
+    trail.record(record, lag=0)
     argv = [target_python, "-I", "-S", "-c", EVERY_OPERATION, str(asset), str(runtime_dir)]
     env = lambda_env(
         asset, AWS_ENDPOINT_URL=moto_endpoint, AWS_ENDPOINT_URL_CLOUDTRAIL=trail.url

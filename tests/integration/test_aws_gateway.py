@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
+from devcluster.standins.harshness import settle
 from registrar.adapters.aws import Ec2Volumes, domain_error
 from registrar.core.errors import (
     ForbiddenError,
@@ -48,6 +49,7 @@ def test_write_status_writes_the_given_tags_in_one_call(ec2: object) -> None:
 def test_tagged_volumes_lists_only_tagged_ones(ec2: object) -> None:
     tagged = {_volume(ec2, {"k8s-pv": f"sweep-{i}"}) for i in range(3)}
     _volume(ec2, {"Name": "untagged"})
+    settle()  # until EC2 lists them
     found = {f.volume_id for f in Ec2Volumes("us-east-1").tagged_volumes()}
     assert tagged <= found
     assert all("k8s-pv" in f.tags for f in Ec2Volumes("us-east-1").tagged_volumes())

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from devcluster.standins.harshness import settle
 from devcluster.standins.kmockthread import KmockThread
 from devcluster.standins.tlsapi import Tls
 from registrar.cli import main as cli
@@ -46,6 +47,7 @@ def test_dry_run_then_reconcile_then_status(
     wired: cli.Wire, ec2: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     volume_id = tagged(ec2, "from-cli")
+    settle()  # until EC2 lists it
     assert cli.main(["reconcile", "--dry-run"], wire=wired) == 0
     planned = capsys.readouterr().out.splitlines()
     assert planned[0].split() == ["VOLUME", "CLUSTER", "PV", "PVC", "ACTION", "DETAIL"]

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from devcluster.standins.harshness import settle
 from devcluster.standins.kmockthread import OneCluster
 from registrar import handler
 from registrar.adapters.aws import Ec2Volumes
@@ -163,6 +164,7 @@ def test_a_scheduled_sweep_without_time_even_to_list_is_deferred(
         TagSpecifications=[{"ResourceType": "volume",
                             "Tags": [{"Key": "k8s-pv", "Value": "late"}]}],
     )  # fmt: skip
+    settle()  # until EC2 lists it
     answer = output.handle(ef.scheduled(), NearlyOutOfTime())
     [outcome] = answer["outcomes"]
     assert outcome["result"] == "deferred"  # too little time even to list the cluster

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from devcluster.standins.harshness import settle
 from devcluster.standins.kmockthread import KmockThread, OneCluster
 from registrar.adapters.aws import Ec2Volumes
 from registrar.adapters.kube import KubeGateway
@@ -62,6 +63,7 @@ def test_reconcile_repairs_every_gap(region: str, ec2: Any, kube: KubeGateway) -
     deleted = new_volume(ec2, **{"k8s-pv": "deleted-volume"})
     registrar.register(deleted)
     ec2.delete_volume(VolumeId=deleted)
+    settle()  # until EC2 lists them
 
     rows = {row.volume_id: row for row in reconciler.sweep("prod")}
 
@@ -85,6 +87,7 @@ def test_in_sync_sweep_lists_and_writes_nothing(
     registrar, reconciler = make(SETTINGS, kube)
     for index in range(3):
         registrar.register(new_volume(ec2, **{"k8s-pv": f"steady-{index}"}))
+    settle()  # until EC2 lists them
     before = kube_requests(kmock_server)
     rows = reconciler.sweep("prod")
     assert {row.action for row in rows} == {"unchanged"}
@@ -97,6 +100,7 @@ def test_in_sync_sweep_lists_and_writes_nothing(
 def test_dry_run_changes_nothing(region: str, ec2: Any, kube: KubeGateway) -> None:
     _, reconciler = make(SETTINGS, kube)
     volume_id = new_volume(ec2, **{"k8s-pv": "planned-only"})
+    settle()  # until EC2 lists it
     rows = reconciler.sweep("prod", dry_run=True)
     assert [(r.volume_id, r.action) for r in rows] == [(volume_id, "registered")]
     assert not exists(kube, "PersistentVolume", "planned-only")
@@ -209,6 +213,7 @@ def test_scheduled_event_reconciles_every_cluster(
 ) -> None:
     registrar, _ = make(SETTINGS, kube)
     new_volume(ec2, **{"k8s-pv": "scheduled"})
+    settle()  # until EC2 lists it
     outcomes = registrar.handle(parse_event(ef.scheduled()))
     assert [(o.result, o.detail) for o in outcomes] == [("reconciled", "prod: 1 registered")]
     assert exists(kube, "PersistentVolume", "scheduled")

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from devcluster.standins.cloudtrail import CloudTrailStandIn
+from devcluster.standins.harshness import settle
 from devcluster.standins.kmockthread import OneCluster
 from registrar.adapters.aws import CloudTrailIdentities, Ec2Volumes
 from registrar.adapters.kube import KubeGateway
@@ -15,7 +17,6 @@ from registrar.core.events import parse_event
 from registrar.core.settings import Settings
 from registrar.engine.service import Registrar
 from tests.support import eventfactory as ef
-from tests.support.cloudtrail import CloudTrailRecord
 
 ADMIN = "arn:aws:iam::111122223333:role/PlatformAdmin"  # the samples' session issuer
 SETTINGS = Settings(
@@ -87,27 +88,28 @@ def test_events_without_a_caller_wait_for_the_cloudtrail_event(
 
 @pytest.mark.parametrize(("tagger", "result"), [(ADMIN, "registered"), (None, "invalid")])
 def test_cloudtrail_tells_who_tagged(
-    trail: CloudTrailRecord, ec2: Any, kube: KubeGateway, tagger: str | None, result: str
+    trail: CloudTrailStandIn, ec2: Any, kube: KubeGateway, tagger: str | None, result: str
 ) -> None:
     volume_id = new_volume(ec2, **{"k8s-pv": f"looked-up-{result}"})
     record = ef.create_tags([volume_id], {"k8s-pv": f"looked-up-{result}"})["detail"]
     if tagger is None:
         record["userIdentity"] = {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/eve"}
-    trail.records[volume_id] = [record]
+    trail.record(record, lag=0)  # delivered already
     settings = dataclasses.replace(SETTINGS, unverified_events="cloudtrail")
     event = parse_event(ef.tag_change(volume_id, {"k8s-pv": "x"}, ["k8s-pv"]))
     assert [o.result for o in registrar(kube, settings, trail=True).handle(event)] == [result]
 
 
 def test_cloudtrail_pages_until_every_key_has_its_writer(
-    trail: CloudTrailRecord, ec2: Any, kube: KubeGateway
+    trail: CloudTrailStandIn, ec2: Any, kube: KubeGateway
 ) -> None:
     volume_id = new_volume(ec2, **{"k8s-pv": "paged", "k8s-pvc": "finance/paged"})
     claim = ef.create_tags([volume_id], {"k8s-pvc": "finance/paged"})["detail"]
     claim["userIdentity"] = {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/eve"}
     noise = ef.create_tags([volume_id], {"Name": "x"})["detail"]
     pv = ef.create_tags([volume_id], {"k8s-pv": "paged"})["detail"]
-    trail.records[volume_id] = [pv, claim, *[noise] * 120]  # oldest first
+    for record in [pv, claim, *[noise] * 120]:  # oldest first, delivered already
+        trail.record(record, lag=0)
     writers = CloudTrailIdentities("us-east-1").who_set(volume_id, ["k8s-pv", "k8s-pvc"])
     assert writers == {
         "k8s-pv": ("arn:aws:sts::111122223333:assumed-role/PlatformAdmin/jdoe", ADMIN),
@@ -132,6 +134,7 @@ def test_a_sweep_repairs_known_volumes_but_does_not_register_unverified_ones(
     registrar(kube).register(known)
     kube.delete("PersistentVolumeClaim", "known", "default")
     stranger = new_volume(ec2, **{"k8s-pv": "stranger"})
+    settle()  # until EC2 lists it
     rows = Registrar(SETTINGS, Ec2Volumes("us-east-1"), OneCluster(kube)).sweep("prod")
     actions = {row.volume_id: row.action for row in rows}
     assert actions == {known: "registered", stranger: "ignored"}

@@ -7,6 +7,8 @@ import binascii
 import contextlib
 import json
 import logging
+import threading
+import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from functools import cache, cached_property, partial
 from typing import Any, ClassVar, TypeAlias, TypeVar
@@ -37,7 +39,10 @@ from registrar.core.errors import (
 from registrar.core.events import TagsSet, VolumeCreated, parse_event
 from registrar.core.models import ClusterInfo, VolumeFacts
 
-# Adaptive retries absorb EC2 throttling; timeouts keep a stuck call from eating the Lambda.
+# Adaptive retries absorb throttling (EC2's RequestLimitExceeded, CloudTrail's
+# ThrottlingException): botocore retries both with jittered exponential backoff and slows its
+# own sending rate after one, as "Request throttling for the Amazon EC2 API" (Retries and
+# exponential backoff) asks. Timeouts keep a stuck call from eating the Lambda.
 CLIENT_CONFIG = Config(
     connect_timeout=5,
     read_timeout=15,
@@ -59,11 +64,20 @@ _TRANSIENT = {
 _INVALID = {"InvalidParameterValue", "InvalidVolumeID.Malformed", "InvalidParameterException"}
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 # AWS operations by service, declared beside the code that calls them: the Lambda asset's
 # botocore keeps only these (asset/trim.py reads every AWS_OPERATIONS in the package).
 Operations = Mapping[str, tuple[str, ...]]
-EXISTING_BATCH = 200  # values per DescribeVolumes filter
-LOOKUP_PAGES = 10  # LookupEvents pages (50 events each) searched for a tag's last writer
+EXISTING_BATCH = 200  # values per DescribeVolumes filter, or volume ids per call
+PAGE_SIZE = 500  # DescribeVolumes' largest MaxResults
+LOOKUP_PAGES = 10  # LookupEvents pages (50 events each) searched for one volume's tag writers
+LOOKUP_BUDGET = 20  # LookupEvents calls per LOOKUP_WINDOW_S, whatever the volumes
+LOOKUP_WINDOW_S = 60.0  # the budget refills over this long
+LOOKUP_SHARE_S = 5.0  # a volume's walk answers again for this long (a batch, a duplicate)
+LOOKUP_RATE = 2.0  # LookupEvents calls a second: CloudTrail's limit per account and region
+# A volume just created may answer InvalidVolume.NotFound for a while ("Eventual consistency in
+# the Amazon EC2 API": describe again with exponential backoff): the waits before each retry.
+SETTLE_DELAYS_S = (0.25, 0.5, 1.0, 2.0)
 
 
 # A session, or a function that gives one (lazy_session): what the gateways are built with.
@@ -130,7 +144,11 @@ def domain_error(what: str, error: ClientError) -> RegistrarError:
 
 
 class Ec2Volumes:
-    """DescribeVolumes and the status tags, in one region. Implements VolumeReader/VolumeTagger."""
+    """DescribeVolumes and the status tags, in one region. Implements VolumeReader/VolumeTagger.
+
+    Every listing is read to its last page: EC2 may answer fewer items than MaxResults, even
+    none, with a NextToken ("Pagination in the Amazon EC2 API"); only a missing NextToken ends
+    it."""
 
     AWS_OPERATIONS: ClassVar[Operations] = {"ec2": ("DescribeVolumes", "CreateTags")}
 
@@ -139,8 +157,12 @@ class Ec2Volumes:
         region: str,
         session: SessionSource | None = None,
         config: Config = CLIENT_CONFIG,
+        *,
+        settle_delays: tuple[float, ...] = SETTLE_DELAYS_S,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._region, self._session, self._config = region, session, config
+        self._settle_delays, self._sleep = settle_delays, sleep
 
     @cached_property
     def _ec2(self) -> Any:
@@ -148,6 +170,15 @@ class Ec2Volumes:
         return _client("ec2", self._region, self._session, self._config)
 
     def describe_volume(self, volume_id: str) -> VolumeFacts:
+        """NotFoundError only once InvalidVolume.NotFound has lasted through the settle delays:
+        a volume just created is not visible to every call at once."""
+        for delay in self._settle_delays:
+            with contextlib.suppress(NotFoundError):
+                return self._described(volume_id)
+            self._sleep(delay)
+        return self._described(volume_id)
+
+    def _described(self, volume_id: str) -> VolumeFacts:
         response = call_aws(
             f"DescribeVolumes {volume_id}",
             lambda: self._ec2.describe_volumes(VolumeIds=[volume_id]),
@@ -159,28 +190,19 @@ class Ec2Volumes:
 
     def tagged_volumes(self) -> Iterator[VolumeFacts]:
         """Every volume carrying the k8s-pv tag key, in pages of the largest size EC2 allows."""
-        paginator = self._ec2.get_paginator("describe_volumes")
-        pages = paginator.paginate(
-            Filters=[{"Name": "tag-key", "Values": [t.PV_TAG]}],
-            PaginationConfig={"PageSize": 500},
-        )
-        iterator = iter(pages)
-        while True:
-            page = call_aws("DescribeVolumes", lambda: next(iterator, None))
-            if page is None:
-                return
+        filters = [{"Name": "tag-key", "Values": [t.PV_TAG]}]
+        for page in self._pages("DescribeVolumes", Filters=filters):
             yield from (facts_from_description(v) for v in page.get("Volumes", []))
 
     def existing_ids(self, volume_ids: Iterable[str]) -> set[str]:
-        """A volume-id filter, unlike VolumeIds, does not fail the call for a missing volume."""
+        """The ids a listing shows (a volume-id filter, unlike VolumeIds, does not fail the call
+        for a missing volume). Not a proof of absence: a volume may be missing from a listing
+        for a while; `missing_ids` is."""
         ids, found = sorted(set(volume_ids)), set[str]()
         for start in range(0, len(ids), EXISTING_BATCH):
             filters = [{"Name": "volume-id", "Values": ids[start : start + EXISTING_BATCH]}]
-            response = call_aws(
-                "DescribeVolumes",
-                partial(self._ec2.describe_volumes, Filters=filters, MaxResults=500),
-            )
-            found |= {str(v["VolumeId"]) for v in response.get("Volumes", [])}
+            for page in self._pages("DescribeVolumes", Filters=filters):
+                found |= {str(v["VolumeId"]) for v in page.get("Volumes", [])}
         return found
 
     def missing_ids(self, volume_ids: Iterable[str]) -> set[str]:
@@ -208,6 +230,21 @@ class Ec2Volumes:
             f"CreateTags {volume_id}",
             lambda: self._ec2.create_tags(Resources=[volume_id], Tags=pairs),
         )
+
+    def _pages(self, operation: str, **request: Any) -> Iterator[dict[str, Any]]:
+        """botocore's paginator: it follows NextToken to the end, through short and empty
+        pages; each page's failure leaves as a domain error."""
+        paginator = self._ec2.get_paginator(_snake(operation))
+        pages = iter(paginator.paginate(**request, PaginationConfig={"PageSize": PAGE_SIZE}))
+        while True:
+            page = call_aws(operation, lambda: next(pages, None))
+            if page is None:
+                return
+            yield page
+
+
+def _snake(operation: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in operation).lstrip("_")
 
 
 def facts_from_description(volume: dict[str, Any]) -> VolumeFacts:
@@ -322,40 +359,143 @@ def signing_credentials(region: str, role_arn: str | None = None) -> Credentials
     return found
 
 
+class TokenBucket:
+    """`rate` calls a second after a first `burst`; thread-safe. `take` waits for a token,
+    `try_take` gives up at once."""
+
+    def __init__(
+        self,
+        rate: float,
+        burst: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._rate, self._burst, self._clock, self._sleep = rate, burst, clock, sleep
+        self._tokens, self._last = burst, clock()
+        self._lock = threading.Lock()
+
+    def take(self) -> float:
+        """One token, waiting for it when there is none; the seconds waited."""
+        with self._lock:
+            self._tokens = self._refilled() - 1.0
+            wait = max(0.0, -self._tokens / self._rate)
+        if wait:
+            self._sleep(wait)
+        return wait
+
+    def try_take(self) -> bool:
+        with self._lock:
+            tokens = self._refilled()
+            if tokens < 1.0:
+                self._tokens = tokens
+                return False
+            self._tokens = tokens - 1.0
+            return True
+
+    def refill(self) -> None:
+        with self._lock:
+            self._tokens, self._last = self._burst, self._clock()
+
+    def _refilled(self) -> float:
+        now = self._clock()
+        tokens = min(self._burst, self._tokens + (now - self._last) * self._rate)
+        self._last = now
+        return tokens
+
+
+class _Walk:
+    """One volume's CloudTrail record read so far, newest first: each tag key's last writer."""
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.writers: dict[str, tuple[str, ...]] = {}
+        self.token = ""
+        self.pages = 0
+        self.done = False
+
+
 class CloudTrailIdentities:
-    """Who last set each of a volume's tags, from CloudTrail's record (LookupEvents, last 90
-    days), when REGISTRAR_UNVERIFIED_EVENTS=cloudtrail. Pages newest first until every key
-    has its writer, at most LOOKUP_PAGES pages (LookupEvents allows 2 calls a second)."""
+    """Who last set each of a volume's tags, from CloudTrail's record, when
+    REGISTRAR_UNVERIFIED_EVENTS=cloudtrail. LookupEvents ("AWS CloudTrail API Reference,
+    LookupEvents") answers for the last 90 days only, 50 events a page, and allows two calls a
+    second per account and region, so the calls are:
+
+    - paced: at most LOOKUP_RATE a second from this process (a token bucket; botocore's
+      adaptive retries absorb the throttling that other callers in the account cause);
+    - bounded: at most LOOKUP_PAGES pages for one volume, LOOKUP_BUDGET calls per
+      LOOKUP_WINDOW_S for all of them; past a bound the keys not found yet are missing from
+      the answer (the writer is unknown, not refused);
+    - shared: one walk of a volume's record, newest first, serves every key and every work
+      item of that volume for LOOKUP_SHARE_S (a batch; a duplicate of at-least-once
+      delivery), and carries on from its last page when asked for a key it has not found yet.
+      Short, because a record delivered since would be missed: `new_invocation` ends it.
+
+    A record is searchable only once CloudTrail has delivered it ("within an average of about
+    5 minutes of an API call; this time is not guaranteed"): an empty answer is no verdict."""
 
     AWS_OPERATIONS: ClassVar[Operations] = {"cloudtrail": ("LookupEvents",)}
 
-    def __init__(self, region: str, session: SessionSource | None = None) -> None:
-        self._region, self._session = region, session
+    def __init__(
+        self,
+        region: str,
+        session: SessionSource | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._region, self._session, self._clock = region, session, clock
+        self._pace = TokenBucket(LOOKUP_RATE, 1.0, clock, sleep)
+        self._budget = TokenBucket(LOOKUP_BUDGET / LOOKUP_WINDOW_S, LOOKUP_BUDGET, clock, sleep)
+        self._walks: dict[str, _Walk] = {}
+        self._lock = threading.Lock()
+        self.calls = 0
 
     @cached_property
     def _trail(self) -> Any:
         return _client("cloudtrail", self._region, self._session)
 
+    def new_invocation(self) -> None:
+        """Forget every walk and refill the budget: an invocation's start, when the caller
+        knows it (otherwise LOOKUP_SHARE_S and LOOKUP_WINDOW_S bound both)."""
+        with self._lock:
+            self._walks.clear()
+            self._budget.refill()
+
     def who_set(self, volume_id: str, keys: Collection[str]) -> dict[str, tuple[str, ...]]:
+        wanted = set(keys)
+        with self._lock:  # one walk at a time: they share the pace and the budget
+            walk = self._walk(volume_id)
+            while not wanted <= walk.writers.keys() and not walk.done:
+                if walk.pages >= LOOKUP_PAGES or not self._budget.try_take():
+                    log.info("LookupEvents bound reached", extra={"volume_id": volume_id})
+                    break
+                self._pace.take()
+                self._read_page(volume_id, walk)
+            return {key: walk.writers[key] for key in wanted & walk.writers.keys()}
+
+    def _walk(self, volume_id: str) -> _Walk:
+        now = self._clock()
+        walk = self._walks.get(volume_id)
+        if walk is None or now - walk.started > LOOKUP_SHARE_S:
+            for stale in [v for v, w in self._walks.items() if now - w.started > LOOKUP_SHARE_S]:
+                del self._walks[stale]
+            walk = self._walks[volume_id] = _Walk(now)
+        return walk
+
+    def _read_page(self, volume_id: str, walk: _Walk) -> None:
         lookup = {"AttributeKey": "ResourceName", "AttributeValue": volume_id}
-        wanted, writers = set(keys), dict[str, tuple[str, ...]]()
-        token = ""
-        for _ in range(LOOKUP_PAGES):
-            extra = {"NextToken": token} if token else {}
-            call = partial(
-                self._trail.lookup_events, LookupAttributes=[lookup], MaxResults=50, **extra
-            )
-            response = call_aws(f"LookupEvents {volume_id}", call)
-            for found in response.get("Events", []):  # newest first
-                tagging = self._tagging(found)
-                if tagging is None:
-                    continue
-                for key in (wanted - writers.keys()) & tagging.tags.keys():
-                    writers[key] = tagging.principals
-            token = str(response.get("NextToken") or "")
-            if not token or wanted <= writers.keys():
-                break
-        return writers
+        extra = {"NextToken": walk.token} if walk.token else {}
+        call = partial(self._trail.lookup_events, LookupAttributes=[lookup], MaxResults=50, **extra)
+        self.calls += 1
+        response = call_aws(f"LookupEvents {volume_id}", call)
+        walk.pages += 1
+        for found in response.get("Events", []):  # newest first
+            tagging = self._tagging(found)
+            if tagging is not None:
+                for key in tagging.tags.keys() - walk.writers.keys():
+                    walk.writers[key] = tagging.principals
+        walk.token = str(response.get("NextToken") or "")
+        walk.done = not walk.token
 
     def _tagging(self, found: Mapping[str, Any]) -> VolumeCreated | TagsSet | None:
         if found.get("EventName") not in ("CreateTags", "CreateVolume"):
