@@ -5,6 +5,8 @@
 Installed, the construct's packages live under this one (`_stacks`, `_asset`, `_render`, with the
 files they read: `_k8s/`, `_lambdas/`), so that no generic name such as `stacks` lands in
 site-packages; a checkout of the repository has them at its top level (stacks/__init__.py).
+The repository's own code imports `stacks` itself: with its editable install this package loads
+the same files under the installed names, as other modules (two ConfigError classes).
 """
 
 from importlib.util import find_spec
