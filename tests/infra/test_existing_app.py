@@ -147,9 +147,23 @@ def test_the_example_app_synthesizes_from_a_copy_outside_the_repository(
     assert all(m["Properties"]["ClusterName"] == {"Ref": cluster_id} for m in applied)
     assert "StorageClass" in json.dumps([m["Properties"]["Manifest"] for m in applied])
 
-    # The app's own stacks package is still its own beside the installed construct.
-    probe = "import ebs_pv_registrar, stacks; print(stacks.__file__)"
-    assert run(python, "-c", probe, cwd=copy, env=env) == str(copy / "stacks" / "__init__.py")
+    # The app's own stacks package is still its own beside the installed construct, and a
+    # refusal is the ConfigError the package exports.
+    assert run(python, "-c", PROBE, cwd=copy, env=env).splitlines() == [
+        str(copy / "stacks" / "__init__.py"),
+        "kube_qps='0': REGISTRAR_KUBE_QPS: must be a positive number",
+    ]
+
+
+PROBE = """
+import stacks
+from ebs_pv_registrar import ConfigError, RegistrarOptions
+print(stacks.__file__)
+try:
+    RegistrarOptions(kube_qps=0).config("prod")
+except ConfigError as refused:
+    print(str(refused).split(" (")[0])
+"""
 
 
 def run(python: str | Path, *args: str, cwd: Path, env: dict[str, str]) -> str:
