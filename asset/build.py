@@ -20,10 +20,12 @@ import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_lambda as lambda_
 
-from asset import trim
+from . import trim
 
-REPO = Path(__file__).resolve().parent.parent
-ASSET_ROOT = REPO / "lambdas"
+# The function's sources beside this package: the repository's lambdas/ (the registrar package and
+# requirements.txt), or their copy _lambdas/ beside the wheel's ebs_pv_registrar._asset.
+_HERE = Path(__file__).resolve().parent
+ASSET_ROOT = _HERE.parent / (_HERE.name.removesuffix("asset") + "lambdas")
 PACKAGE = "registrar"
 REQUIREMENTS = "requirements.txt"
 HANDLER = "registrar.handler.lambda_handler"

@@ -10,8 +10,8 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
-from stacks.config import CSI_POLICIES
-from stacks.registrar_stack import EbsPvRegistrar
+from .config import CSI_POLICIES
+from .registrar_stack import EbsPvRegistrar
 
 VOLUME_ARN = "arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:volume/vol-*"
 

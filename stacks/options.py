@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from stacks.config import CONTEXT_DEFAULTS, ConfigError, RegistrarConfig
+from .config import CONTEXT_DEFAULTS, ConfigError, RegistrarConfig
 
 # Keys the construct takes from the user's own objects instead: the cluster (its name, and its
 # kubectl provider for applyManifests) and the stack.

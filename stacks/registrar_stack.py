@@ -8,21 +8,21 @@ from aws_cdk import aws_eks as eks
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from stacks.config import ConfigError, RegistrarConfig
-from stacks.constructs import failure_handling
-from stacks.constructs.csi_driver import CsiDriver
-from stacks.constructs.dashboard import PERIOD as DASHBOARD_PERIOD
-from stacks.constructs.dashboard import RegistrarDashboard
-from stacks.constructs.eks_access import EksAccess
-from stacks.constructs.event_rules import EventRules
-from stacks.constructs.failure_handling import FailureHandling
-from stacks.constructs.function import METRICS_NAMESPACE, SERVICE_NAME, RegistrarFunction
-from stacks.constructs.manifests import ClusterManifests
-from stacks.constructs.network import RegistrarNetwork
-from stacks.constructs.pod_identity_agent import PodIdentityAgent
-from stacks.constructs.trail import RegistrarTrail
-from stacks.constructs.work_queue import WorkQueue
-from stacks.options import RegistrarOptions
+from .config import ConfigError, RegistrarConfig
+from .constructs import failure_handling
+from .constructs.csi_driver import CsiDriver
+from .constructs.dashboard import PERIOD as DASHBOARD_PERIOD
+from .constructs.dashboard import RegistrarDashboard
+from .constructs.eks_access import EksAccess
+from .constructs.event_rules import EventRules
+from .constructs.failure_handling import FailureHandling
+from .constructs.function import METRICS_NAMESPACE, SERVICE_NAME, RegistrarFunction
+from .constructs.manifests import ClusterManifests
+from .constructs.network import RegistrarNetwork
+from .constructs.pod_identity_agent import PodIdentityAgent
+from .constructs.trail import RegistrarTrail
+from .constructs.work_queue import WorkQueue
+from .options import RegistrarOptions
 
 
 class EbsPvRegistrar(Construct):

@@ -7,7 +7,7 @@ from aws_cdk import aws_eks as eks
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from stacks.config import CSI_POLICIES
+from ..config import CSI_POLICIES
 
 ADDON_NAME = "aws-ebs-csi-driver"
 NAMESPACE = "kube-system"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
@@ -12,10 +12,16 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from asset import build as bundling
 from registrar.core import contract
-from stacks.config import RegistrarConfig
-from stacks.constructs.network import RegistrarNetwork
+
+from .. import sibling
+from ..config import RegistrarConfig
+from .network import RegistrarNetwork
+
+if TYPE_CHECKING:
+    from asset import build as bundling
+else:
+    bundling = sibling("asset.build")
 
 SERVICE_NAME = contract.SERVICE
 METRICS_NAMESPACE = contract.METRICS_NAMESPACE

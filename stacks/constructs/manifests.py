@@ -20,8 +20,7 @@ kubectl handler's apply/__init__.py):
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from aws_cdk import aws_eks as eks
@@ -29,10 +28,15 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from render import manifests as k8s_manifests
-from stacks.constructs.network import RegistrarNetwork, acknowledge_imported_subnets
+from .. import sibling, sibling_dir
+from .network import RegistrarNetwork, acknowledge_imported_subnets
 
-K8S_DIR = Path(__file__).resolve().parents[2] / "k8s"
+if TYPE_CHECKING:
+    from render import manifests as k8s_manifests
+else:
+    k8s_manifests = sibling("render.manifests")
+
+K8S_DIR = sibling_dir("k8s")
 # The files of k8s/ that `applyManifests` applies, in order: add a new one here. The policy
 # comes first, so that the group's rights never exist without it.
 MANIFEST_FILES: tuple[str, ...] = (

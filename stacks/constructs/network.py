@@ -10,7 +10,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct, IConstruct
 
-from stacks.config import VpcConfig
+from ..config import VpcConfig
 
 HTTPS = 443
 # The interface endpoint of each AWS API the registrar calls (EC2 AWS service names).

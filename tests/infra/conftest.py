@@ -7,7 +7,14 @@ import os
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
+import fcntl
+import hashlib
 import json
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,4 +131,64 @@ def target_python() -> str:
     python = bundling.target_python()
     if python is None:  # scripts/setup provides it; a missing one must fail, not skip
         pytest.fail(f"no python{bundling.PYTHON_VERSION} to run the asset with (run scripts/setup)")
+    return python
+
+
+# What a checkout of the repository does not hold: pip builds the wheel from the rest.
+NOT_IN_A_CHECKOUT = shutil.ignore_patterns(
+    ".git", ".venv", "node_modules", "cdk.out", "build", "*.egg-info", "__pycache__", "*.pyc",
+    ".*_cache", ".hypothesis",
+)  # fmt: skip
+CACHE = Path.home() / ".cache" / "ebs-pv-registrar"
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project's wheel as `pip install <repo>` builds it, from a copy of the checkout:
+    setuptools writes build/ and *.egg-info beside the sources, never into ours, and never
+    reuses files of an earlier build."""
+    directory = tmp_path_factory.mktemp("wheel")
+    source = directory / "source"
+    shutil.copytree(REPO_ROOT, source, ignore=NOT_IN_A_CHECKOUT)
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(directory)]
+    subprocess.run([*command, str(source)], check=True, capture_output=True)
+    [built] = directory.glob("ebs_pv_registrar-*.whl")
+    return built
+
+
+def _dependencies_venv(wheel: Path) -> Path:
+    """A venv holding the wheel's dependencies with its [cdk] extra, nothing of ours: made once
+    per set of pinned versions (~850 MB: aws-cdk-lib and five kubectl layers; a minute)."""
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    pins = [sys.version, project["dependencies"], (REPO_ROOT / "requirements.txt").read_text()]
+    key = hashlib.sha256(json.dumps(pins).encode()).hexdigest()[:12]
+    venv = CACHE / f"wheel-dependencies-{key}"
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with (CACHE / f"{venv.name}.lock").open("w") as lock:  # other checkouts' sessions wait
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (venv / "complete").exists():
+            shutil.rmtree(venv, ignore_errors=True)
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+            pip = [str(venv / "bin" / "python"), "-m", "pip", "-q"]
+            subprocess.run([*pip, "install", f"{wheel}[cdk]"], check=True)
+            subprocess.run([*pip, "uninstall", "-y", "ebs-pv-registrar"], check=True)
+            (venv / "complete").touch()
+    return venv
+
+
+@pytest.fixture(scope="session")
+def installed_python(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The python of a fresh venv outside the checkout where pip installed the wheel as
+    `pip install 'ebs-pv-registrar[cdk]'` does; its dependencies come from the cached venv
+    (a .pth line after the venv's own site-packages, so the wheel's files come first)."""
+    dependencies = _dependencies_venv(wheel)
+    venv = tmp_path_factory.mktemp("installed") / "venv"
+    assert not venv.resolve().is_relative_to(REPO_ROOT)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    purelib = sysconfig.get_path("purelib", vars={"base": str(venv), "platbase": str(venv)})
+    shared = sysconfig.get_path("purelib", vars={"base": str(dependencies), "platbase": ""})
+    (Path(purelib) / "dependencies.pth").write_text(shared + "\n")
+    pip = [str(dependencies / "bin" / "python"), "-m", "pip", "--python", str(python)]
+    subprocess.run([*pip, "install", "-q", "--no-deps", str(wheel)], check=True)
     return python

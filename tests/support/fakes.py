@@ -186,6 +186,10 @@ class FakeIdentities:
     def __init__(self, **writers: str) -> None:
         self.writers = {key.replace("_", "-"): (arn,) for key, arn in writers.items()}
         self.asked: list[list[str]] = []
+        self.invocations = 0
+
+    def new_invocation(self) -> None:
+        self.invocations += 1
 
     def who_set(self, volume_id: str, keys: Collection[str]) -> dict[str, tuple[str, ...]]:
         wanted = sorted(keys)

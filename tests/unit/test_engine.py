@@ -364,6 +364,17 @@ def test_a_key_no_record_names_a_writer_for_yet_is_pending_never_an_error() -> N
     assert kube.writes() == []
 
 
+def test_each_run_starts_a_new_cloudtrail_invocation() -> None:
+    """A warm function must not answer from a walk made before CloudTrail delivered more."""
+    tags = {"k8s-pv": "ledger", "k8s-pvc": "finance/ledger"}
+    identities = FakeIdentities(k8s_pv=ADMIN, k8s_pvc=ADMIN)
+    registrar, _, _ = guarded(tags, identities)
+    event = parse_event(ef.tag_change(VOL, tags, ["k8s-pvc"]))
+    registrar.handle(event)
+    registrar.handle(event)
+    assert identities.invocations == 2
+
+
 def test_every_key_set_by_allowed_principals_registers() -> None:
     tags = {"k8s-pv": "ledger", "k8s-pvc": "finance/ledger"}
     registrar, _, kube = guarded(tags, FakeIdentities(k8s_pv=ADMIN, k8s_pvc=ADMIN))

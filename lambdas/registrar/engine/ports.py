@@ -38,6 +38,11 @@ class IdentityLookup(Protocol):
         record is missing from the answer."""
         ...
 
+    def new_invocation(self) -> None:
+        """A new run starts: what was looked up before may be stale (CloudTrail has delivered
+        more records since) and the run gets its own budget of lookups."""
+        ...
+
 
 class ClusterDirectory(Protocol):
     def describe_cluster(self, name: str) -> ClusterInfo:

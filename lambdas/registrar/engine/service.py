@@ -190,6 +190,7 @@ class Registrar:
         for claim in progress(kube.list("PersistentVolumeClaim", t.MANAGED_SELECTOR), "PVCs"):
             view.add(claim)
         batch = Batch(self._clusters, views={cluster: view})
+        self._look_afresh()
         queue: list[WorkItem] | None = None if self._sink is None or dry_run else []
         seen: set[str] = set()
         for facts in progress(self._volumes.tagged_volumes(), "tagged volumes"):
@@ -255,6 +256,7 @@ class Registrar:
     def _run(
         self, items: Sequence[WorkItem], remaining: Remaining | None, batch: Batch
     ) -> list[ItemResult]:
+        self._look_afresh()
         results = []
         for item in items:
             if remaining is not None and remaining() < MARGIN_S:
@@ -262,6 +264,11 @@ class Registrar:
             else:
                 results.append(self._step(item, batch)[1])
         return results
+
+    def _look_afresh(self) -> None:
+        """A warm function asks CloudTrail again: it has delivered more records since."""
+        if self._identities is not None:
+            self._identities.new_invocation()
 
     def _step(
         self, item: WorkItem, batch: Batch, remaining: Remaining | None = None,
