@@ -1,6 +1,7 @@
 // Command controlplane is a test-only Kubernetes control plane in one process:
 // an embedded etcd, kube-apiserver and the PersistentVolume binder controller, plus
-// kube-scheduler and the controllers a Deployment needs (scheduler.go, workloads.go).
+// kube-scheduler and the controllers a Deployment or a StatefulSet needs (scheduler.go,
+// workloads.go).
 // There is no kubelet: nodes are API objects, pods are scheduled but never run.
 //
 //	controlplane -etcd-dir DIR -etcd-client-url http://127.0.0.1:P -etcd-peer-url http://127.0.0.1:Q \
