@@ -16,15 +16,14 @@ from typing import Any
 import pytest
 from botocore.credentials import Credentials
 
-from devcluster import eventfactory as ef
-from devcluster.controlplane import ControlPlane
-from devcluster.identity import registrar_for
-from devcluster.nodes import add_zone_node, node_name
-from devcluster.workload import Placement, wait_scheduled
-from registrar import handler
+from devcluster.demo.workload import Placement, wait_scheduled
+from devcluster.standins.controlplane import ControlPlane
+from devcluster.standins.nodes import add_zone_node, node_name
 from registrar.adapters.kube import KubeGateway
 from registrar.core.tags import MANAGED_BY_LABEL, MANAGER
-from tests.e2e.conftest import REGION, LambdaContext, kubectl_apply, unique, wait_phase
+from tests.e2e.conftest import REGION, kubectl_apply, unique, wait_phase
+from tests.e2e.deployed import DeployedFunction
+from tests.support import eventfactory as ef
 
 ZONES = ("us-east-1a", "us-east-1b")  # web-0's volume, web-1's volume
 
@@ -87,12 +86,10 @@ def test_statefulset_pods_mount_the_pre_registered_claims_by_ordinal(
     admin: KubeGateway,
     ec2: Any,
     namespace: str,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     for zone in ZONES:
         add_zone_node(control_plane, zone, REGION)
-    registrar = registrar_for(rbac_applied, REGION, role_credentials)
-    monkeypatch.setattr(handler, "registrar", lambda: registrar)
+    function = DeployedFunction.build(rbac_applied, role_credentials)
     volumes: dict[str, str] = {}  # claim -> volume id
     for ordinal, zone in enumerate(ZONES):
         claim = f"data-web-{ordinal}"
@@ -103,7 +100,7 @@ def test_statefulset_pods_mount_the_pre_registered_claims_by_ordinal(
             AvailabilityZone=zone, Size=10, VolumeType="gp3", TagSpecifications=spec
         )
         event = ef.create_volume(volume["VolumeId"], tags, region=REGION, zone=zone)
-        [outcome] = handler.lambda_handler(event, LambdaContext())["outcomes"]
+        [outcome] = function(event)["outcomes"]
         assert outcome["result"] == "registered", outcome
         assert wait_phase(admin, "PersistentVolumeClaim", claim, namespace) == "Bound"
         volumes[claim] = volume["VolumeId"]
