@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from registrar.core.attachments import held_elsewhere, node_instance, node_instances, waiting_status
 from registrar.core.binding import REBIND_PATCH, is_bound, stale_claim
 from registrar.core.growth import expandable, growth, quantity_bytes
 from registrar.core.models import VolumeFacts
@@ -106,3 +107,32 @@ def test_bound_and_stale_claims() -> None:
 
 def test_rebind_patch_removes_only_the_uid_and_resource_version() -> None:
     assert REBIND_PATCH == {"spec": {"claimRef": {"uid": None, "resourceVersion": None}}}
+
+
+# --- core/attachments.py ---------------------------------------------------------------------
+
+
+def node(provider_id: str | None) -> dict[str, Any]:
+    return {"kind": "Node", "metadata": {"name": "n"}, "spec": {"providerID": provider_id}}
+
+
+@pytest.mark.parametrize(
+    ("provider_id", "instance"),
+    [("aws:///us-east-1a/i-0123456789abcdef0", "i-0123456789abcdef0"),
+     ("aws:////i-0123abcd", "i-0123abcd"), ("i-0123abcd", "i-0123abcd"),
+     ("aws:///us-east-1a/fargate-ip-10-0-0-1", None), ("kind://docker/x", None), (None, None)],
+)  # fmt: skip
+def test_node_instance_from_its_provider_id(provider_id: str | None, instance: str | None) -> None:
+    assert node_instance(node(provider_id)) == instance
+
+
+def test_held_elsewhere_is_an_attachment_to_no_node_of_the_cluster() -> None:
+    nodes = node_instances([node("aws:///us-east-1a/i-0aaa"), node(None)])
+    attached = VolumeFacts("vol-1", 5, "us-east-1a", attached_to=("i-0aaa", "i-0bbb"))
+
+    assert nodes == frozenset({"i-0aaa"})
+    assert held_elsewhere(attached, nodes) == ("i-0bbb",)
+    assert held_elsewhere(volume(5), nodes) == ()
+    assert waiting_status(("i-0bbb",), "blue") == (
+        "waiting: attached to i-0bbb, not a node of blue; registers once detached"
+    )

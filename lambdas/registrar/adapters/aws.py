@@ -257,6 +257,11 @@ def facts_from_description(volume: dict[str, Any]) -> VolumeFacts:
         multi_attach=bool(volume.get("MultiAttachEnabled", False)),
         tags={str(tag["Key"]): str(tag.get("Value", "")) for tag in volume.get("Tags", [])},
         state=str(volume.get("State", "available")),
+        attached_to=tuple(
+            str(a["InstanceId"])
+            for a in volume.get("Attachments", [])
+            if a.get("InstanceId") and a.get("State") != "detached"
+        ),
     )
 
 

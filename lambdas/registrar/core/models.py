@@ -30,6 +30,8 @@ class VolumeFacts:
     multi_attach: bool = False
     tags: Mapping[str, str] = field(default_factory=dict)
     state: str = "available"
+    # Instances holding it: DescribeVolumes `Attachments` in any state but `detached`.
+    attached_to: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
