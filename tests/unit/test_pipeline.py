@@ -28,7 +28,8 @@ SETTINGS = Settings(default_cluster="prod", allowed_clusters=("prod",))
 VOL, OTHER = "vol-0000000000000000a", "vol-0000000000000000b"
 ADMIN = "arn:aws:iam::111122223333:role/PlatformAdmin"  # the samples' session issuer
 TRAIL = replace(SETTINGS, allowed_principals=(ADMIN,), unverified_events="cloudtrail")
-REGISTERED = {t.STATUS_TAG: "registered prod/data -> default/data", t.CSI_CLUSTER_TAG: "true"}
+REGISTERED = {t.STATUS_TAG: "registered prod/data -> default/data", t.CSI_CLUSTER_TAG: "true",
+              t.CSI_CLUSTER_NAME_TAG: "prod"}
 
 
 def objects_of(tags: dict[str, str], size: int = 10) -> list[Manifest]:

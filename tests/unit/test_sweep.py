@@ -23,7 +23,8 @@ def registered(volume_id: str = VOL, **tags: str) -> tuple[Any, Plan]:
     all_tags = {"k8s-pv": "data", **tags}
     plan = plan_volume(facts(volume_id, tags=all_tags), SETTINGS)
     assert isinstance(plan, Plan)
-    all_tags |= {"k8s-pv-status": registered_status(plan), "ebs.csi.aws.com/cluster": "true"}
+    all_tags |= {"k8s-pv-status": registered_status(plan), "ebs.csi.aws.com/cluster": "true",
+                 "ebs.csi.aws.com/cluster-name": "prod"}
     return facts(volume_id, tags=all_tags), plan
 
 

@@ -150,7 +150,7 @@ class Ec2Volumes:
     none, with a NextToken ("Pagination in the Amazon EC2 API"); only a missing NextToken ends
     it."""
 
-    AWS_OPERATIONS: ClassVar[Operations] = {"ec2": ("DescribeVolumes", "CreateTags")}
+    AWS_OPERATIONS: ClassVar[Operations] = {"ec2": ("DescribeVolumes", "CreateTags", "DeleteTags")}
 
     def __init__(
         self,
@@ -245,6 +245,14 @@ class Ec2Volumes:
 
 def _snake(operation: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in operation).lstrip("_")
+
+
+    def remove_tags(self, volume_id: str, keys: Collection[str]) -> None:
+        pairs = [{"Key": key} for key in keys]  # no Value: the key goes whatever its value
+        call_aws(
+            f"DeleteTags {volume_id}",
+            lambda: self._ec2.delete_tags(Resources=[volume_id], Tags=pairs),
+        )
 
 
 def facts_from_description(volume: dict[str, Any]) -> VolumeFacts:

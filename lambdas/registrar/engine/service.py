@@ -27,7 +27,7 @@ from registrar.core.events import Ignored, ScheduledReconcile, VolumeCreated, Vo
 from registrar.core.models import VolumeFacts
 from registrar.core.objects import ClusterView
 from registrar.core.settings import Settings
-from registrar.core.status import status_is_current, status_tags
+from registrar.core.status import cluster_name_tags, status_is_current, status_tags
 from registrar.core.sweep import Row, orphans, reported, sweep_item
 from registrar.core.work import WorkItem, work_items
 from registrar.engine.applier import apply_plan
@@ -344,6 +344,9 @@ class Registrar:
             tags = status_tags(decision.status, decision.cluster, self._settings.csi_driver)
             if not status_is_current(volume.tags, tags):  # duplicate events write nothing
                 self._volumes.write_status(item.volume_id, tags)
+        stale = cluster_name_tags(volume.tags) if decision.release and volume is not None else ()
+        if stale:  # released: no cluster's driver may attach it by its cluster-name any more
+            self._volumes.remove_tags(item.volume_id, stale)
         return _report(item, decision, objects)
 
 
