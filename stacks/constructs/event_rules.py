@@ -57,8 +57,10 @@ def event_patterns() -> dict[str, dict[str, Any]]:
             "source": ["aws.ec2"],
             "detail-type": ["EBS Volume Notification"],
             "detail": {
-                "event": ["createVolume", "deleteVolume"],
-                "result": ["available", "deleted"],
+                # modifyVolume: a grown volume's PV follows (its result is the modification's
+                # state; `failed` is left out like a failed createVolume).
+                "event": ["createVolume", "deleteVolume", "modifyVolume"],
+                "result": ["available", "deleted", "optimizing", "completed"],
             },
         },
         "TagChangeOnVolume": {

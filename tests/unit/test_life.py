@@ -8,9 +8,11 @@ from dataclasses import replace
 from typing import Any
 
 from registrar.core import tags as t
+from registrar.core.events import parse_event
 from registrar.core.settings import Settings
-from registrar.core.work import WorkItem
+from registrar.core.work import WorkItem, work_items
 from registrar.engine.service import Registrar
+from tests.support import eventfactory as ef
 from tests.support.fakes import FakeClusters, FakeKube, FakeVolumes
 from tests.support.helpers import facts
 
@@ -57,3 +59,80 @@ def test_an_error_status_never_names_a_cluster() -> None:
     registrar, volumes, _ = world({"k8s-pv": "Not_A_Name"})
     assert registrar.register(VOL).result == "invalid"
     assert t.CSI_CLUSTER_NAME_TAG not in volumes.tags(VOL)
+
+
+# --- #22.3 growth -------------------------------------------------------------------------------
+
+
+def registered_and_bound(
+    tags: dict[str, str], classes: tuple[dict[str, Any], ...] = ()
+) -> tuple[Registrar, FakeVolumes, FakeKube]:
+    """A volume registered, its claim bound as the PV controller binds it (uids)."""
+    registrar, volumes, kube = world(tags)
+    for storage_class in classes:
+        kube.add(storage_class)
+    assert registrar.register(VOL).result == "registered"
+    claim = kube.objects[("PersistentVolumeClaim", "shop", "data")]
+    pv = kube.objects[("PersistentVolume", None, "data")]
+    pv["spec"]["claimRef"] |= {"uid": claim["metadata"]["uid"], "resourceVersion": "1"}
+    return registrar, volumes, kube
+
+
+def grown_to(volumes: FakeVolumes, size: int) -> None:
+    volumes.volumes[VOL] = replace(volumes.volumes[VOL], size_gib=size)
+
+
+def test_modify_volume_notification_becomes_a_modified_item() -> None:
+    [item] = work_items(parse_event(ef.ebs_notification(VOL, event_name="modifyVolume",
+                                                        result="optimizing")))  # fmt: skip
+    assert (item.volume_id, item.reason, item.source) == (VOL, "modified", "ec2")
+    failed = parse_event(ef.ebs_notification(VOL, event_name="modifyVolume", result="failed"))
+    assert work_items(failed) == []
+
+
+def test_grown_volume_in_a_class_without_expansion_grows_its_pv_only() -> None:
+    registrar, volumes, kube = registered_and_bound(CLAIM_TAGS)
+    grown_to(volumes, 20)
+
+    outcome = run(registrar, WorkItem(VOL, "modified", "ec2"))
+
+    assert outcome.result == "registered"
+    pv = kube.objects[("PersistentVolume", None, "data")]
+    claim = kube.objects[("PersistentVolumeClaim", "shop", "data")]
+    assert pv["spec"]["capacity"]["storage"] == "20Gi"
+    assert claim["spec"]["resources"]["requests"]["storage"] == "10Gi"
+    assert volumes.status_of(VOL) == "registered prod/data -> shop/data (grown 10Gi -> 20Gi)"
+    assert 'claim request kept (class "" does not allow expansion)' in outcome.detail
+    # The next sweep finds it in sync: the claim asking less than its PV is no drift.
+    [done] = registrar.run([WorkItem(VOL, "sweep", "sweep", cluster="prod")])
+    assert done.outcome is not None and done.outcome.result == "unchanged"
+    assert volumes.status_of(VOL) == "registered prod/data -> shop/data (grown 10Gi -> 20Gi)"
+
+
+def test_grown_volume_in_an_expandable_class_grows_the_claims_request() -> None:
+    gp3 = {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+           "metadata": {"name": "gp3"}, "allowVolumeExpansion": True}  # fmt: skip
+    registrar, volumes, kube = registered_and_bound({**CLAIM_TAGS, "k8s-storage-class": "gp3"},
+                                                    (gp3,))  # fmt: skip
+    grown_to(volumes, 20)
+
+    outcome = run(registrar, WorkItem(VOL, "modified", "ec2"))
+
+    claim = kube.objects[("PersistentVolumeClaim", "shop", "data")]
+    assert outcome.result == "registered"
+    assert kube.objects[("PersistentVolume", None, "data")]["spec"]["capacity"]["storage"] == "20Gi"
+    assert claim["spec"]["resources"]["requests"]["storage"] == "20Gi"
+    assert "updated pvc/shop/data: request 20Gi" in outcome.detail
+
+
+def test_a_volume_smaller_than_its_pv_is_reported_and_nothing_is_written() -> None:
+    registrar, volumes, kube = registered_and_bound(CLAIM_TAGS)
+    grown_to(volumes, 5)
+    before = len(kube.writes())
+
+    outcome = run(registrar, WorkItem(VOL, "modified", "ec2"))
+
+    assert outcome.result == "drift"
+    assert len(kube.writes()) == before
+    assert kube.objects[("PersistentVolume", None, "data")]["spec"]["capacity"]["storage"] == "10Gi"
+    assert volumes.status_of(VOL).startswith("error: size: volume is 5Gi, its PV says 10Gi")

@@ -75,12 +75,12 @@ def test_stale_status_tag_is_rewritten() -> None:
     assert decision.status == "registered prod/data -> default/data"
 
 
-def test_grown_volume_is_drift() -> None:
+def test_grown_volume_grows_its_pv() -> None:
     volume, plan = registered()
     grown = facts(VOL, tags=volume.tags, size_gib=20)
     row = sweep([grown], [stored(o) for o in plan.items])[0]
-    assert row.action == "drift"
-    assert row.detail == "volume is 20Gi, PV says 10Gi (grown by ModifyVolume?)"
+    assert row.action == "registered"
+    assert row.detail.startswith("grown 10Gi -> 20Gi")
 
 
 def test_changed_claim_tag_is_drift_never_a_move() -> None:

@@ -28,6 +28,7 @@ from typing import Literal
 from registrar.core import tags as t
 from registrar.core.errors import ClusterUnreachableError, InvalidInputError, RegistrarError
 from registrar.core.events import Ignored
+from registrar.core.growth import growth
 from registrar.core.models import Manifest, VolumeFacts
 from registrar.core.objects import ClusterView, conflict_reason, key_of, second_pv_rule
 from registrar.core.planner import Plan, plan_volume, registered_status
@@ -62,6 +63,8 @@ Action = Literal[
 ]
 SHORT_KIND = {"PersistentVolume": "pv", "PersistentVolumeClaim": "pvc"}
 VOLUME_DELETED = "volume deleted"
+GROWN = "differs in spec.capacity.storage"  # conflict_reason of a PV whose volume was resized
+GROWN_NOTE = "(grown "
 UNTAGGED = "k8s-pv tag removed"
 NO_CALLER = "the event names no caller; the CloudTrail event of the tagging decides"
 
@@ -97,11 +100,12 @@ class Decision:
     lookup: tuple[str, ...] = ()  # tag keys whose writer CloudTrail must name first
     pv: str = "-"
     pvc: str = "-"
+    grow: str | None = None  # the PV's new capacity (a volume grown by ModifyVolume)
 
     @property
     def acts(self) -> bool:
         """Something to write or to ask: else the decision is only reported."""
-        return bool(self.plan or self.release or self.status or self.lookup)
+        return bool(self.plan or self.release or self.status or self.lookup or self.grow)
 
 
 def triage(item: WorkItem, settings: Settings) -> Decision | None:
@@ -190,10 +194,14 @@ def decide(
             todo.append(str(desired["kind"]))
             continue
         reason = conflict_reason(desired, existing)
+        if reason is not None and desired["kind"] == "PersistentVolume" and reason == GROWN:
+            return _grown(base, volume, existing, registered_status(planned), settings)
         if reason is not None:
             return _differs(base, volume, (desired, existing), reason)
     text = registered_status(planned)
-    status = _news(volume, text, planned.cluster, settings)
+    shown = volume.tags.get(t.STATUS_TAG, "")
+    kept = shown if shown.startswith(f"{text} {GROWN_NOTE}") else text  # said at the growth
+    status = _news(volume, kept, planned.cluster, settings)
     if not todo:
         return replace(base, status=status, detail=text)
     if view.get(key_of(planned.pv)) is None:  # new to this cluster: who tagged it?
@@ -302,6 +310,31 @@ def _verify(
     fresh = _news(volume, status_text(text), None, settings)
     status = None if current.startswith(REGISTERED) else fresh
     return Decision("pending", text, status)
+
+
+def _grown(
+    base: Decision, volume: VolumeFacts, pv: Manifest, text: str, settings: Settings
+) -> Decision:
+    """The PV's capacity follows a volume grown by ModifyVolume (the claim's request too, in
+    an expandable class: the executor reads the class); a size the volume cannot have is
+    reported, never written."""
+    grown = growth(volume, pv, None, expandable=False)
+    if grown is None:  # a capacity written in a form we do not read: left to the operator
+        return replace(base, result="drift", detail=f"PV capacity differs from {volume.size_gib}Gi")
+    if grown.error is not None:
+        status = _news(volume, error_status(f"size: {grown.error}"), None, settings)
+        return replace(base, result="drift", detail=grown.error, status=status)
+    was = pv["spec"]["capacity"]["storage"]
+    shown = status_text(f"{text} {GROWN_NOTE}{was} -> {grown.size})")
+    status = _news(volume, shown, base.cluster, settings)
+    return replace(base, result="registered", detail=grown.note, status=status, grow=grown.size)
+
+
+def after_growth(decision: Decision, objects: tuple[ObjectResult, ...]) -> Decision:
+    """What the cluster's answers make of a growth: the objects say what changed."""
+    done = replace(decision, grow=None)
+    changed = [o.line() for o in objects]
+    return replace(done, detail="; ".join(changed) or decision.detail)
 
 
 def _differs(

@@ -54,6 +54,15 @@ class VolumeAvailable:
 
 
 @dataclass(frozen=True)
+class VolumeModified:
+    """EBS Volume Notification: modifyVolume (its size, type or IOPS changed). No size inside:
+    the volume is described again."""
+
+    region: str
+    volume_id: str
+
+
+@dataclass(frozen=True)
 class VolumeDeleted:
     """CloudTrail DeleteVolume or EBS Volume Notification deleteVolume."""
 
@@ -90,6 +99,7 @@ VolumeEvent = (
     | TagsSet
     | TagsRemoved
     | VolumeAvailable
+    | VolumeModified
     | VolumeDeleted
     | TagSnapshot
     | ScheduledReconcile
@@ -196,11 +206,17 @@ def _ebs_notification(
 ) -> VolumeEvent | Ignored:
     kind = _text(detail, "event", "detail.event")
     result = _opt_text(detail, "result", "detail.result") or ""
-    if kind not in ("createVolume", "deleteVolume"):
+    if kind not in ("createVolume", "deleteVolume", "modifyVolume"):
         return Ignored(f"EBS notification {kind!r} is not ours")
     volume_id = _volume_from_resources(resources)
     if kind == "deleteVolume":
         return VolumeDeleted(region, volume_id)
+    if kind == "modifyVolume":
+        # The new size is usable from `optimizing` on (Amazon EBS User Guide, "Monitor the
+        # progress of volume modifications"); a failed modification changed nothing.
+        if result == "failed":
+            return Ignored(f"modifyVolume {volume_id} failed")
+        return VolumeModified(region, volume_id)
     if result != "available":
         return Ignored(f"createVolume {volume_id} ended {result!r}")
     return VolumeAvailable(region, volume_id)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Manifest = dict[str, Any]
-Kind = Literal["PersistentVolume", "PersistentVolumeClaim"]
+Kind = Literal["PersistentVolume", "PersistentVolumeClaim", "StorageClass", "Node"]
 
 
 def kind_of(obj: Manifest) -> Kind:

@@ -20,13 +20,15 @@ from registrar.core.events import (
     VolumeCreated,
     VolumeDeleted,
     VolumeEvent,
+    VolumeModified,
 )
 
 
 @dataclass(frozen=True)
 class WorkItem:
     volume_id: str
-    reason: str  # what was seen: created, tagged, untagged, deleted, available, sweep, register
+    reason: str  # what was seen: created, tagged, untagged, deleted, available, modified,
+    # sweep, register
     source: str  # cloudtrail, ec2, tag-change, sweep, cli
     principals: tuple[str, ...] = ()  # the caller(s) the event names; () = unknown
     tags: Mapping[str, str] | None = None  # the tags the event states, when it states them
@@ -87,6 +89,8 @@ def work_items(event: VolumeEvent | Ignored) -> list[WorkItem]:
         return [WorkItem(event.volume_id, reason, "tag-change", (), changed, removed)]
     if isinstance(event, VolumeAvailable):
         return [WorkItem(event.volume_id, "available", "ec2")]
+    if isinstance(event, VolumeModified):
+        return [WorkItem(event.volume_id, "modified", "ec2")]
     if isinstance(event, VolumeDeleted):
         return [WorkItem(event.volume_id, "deleted", "ec2")]
     if isinstance(event, ScheduledReconcile | Ignored):

@@ -17,6 +17,7 @@ from registrar.core.decision import (
     ObjectResult,
     Result,
     after_apply,
+    after_growth,
     cluster_refused,
     clusters_of,
     decide,
@@ -42,6 +43,7 @@ from registrar.engine.ports import (
     WorkSink,
 )
 from registrar.engine.reconcile import Progress, no_progress
+from registrar.engine.resize import grow
 
 log = logging.getLogger(__name__)
 
@@ -336,6 +338,9 @@ class Registrar:
                 if done.action in ("created", "updated"):
                     view.add(desired)  # the next item of the batch sees it
             decision = after_apply(decision, objects, volume)
+        if decision.grow is not None and decision.cluster is not None and volume is not None:
+            objects += grow(batch.kube(decision.cluster), volume, decision.pv)
+            decision = after_growth(decision, objects)
         for cluster, pv in decision.release:
             kube = batch.kube(cluster)
             objects += tuple(settle_orphan(kube, pv, decision.deleted, self._settings))
