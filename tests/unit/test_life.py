@@ -73,8 +73,9 @@ def registered_and_bound(
         kube.add(storage_class)
     assert registrar.register(VOL).result == "registered"
     claim = kube.objects[("PersistentVolumeClaim", "shop", "data")]
+    claim["metadata"]["uid"] = "uid-first-claim"  # never reused (the fake numbers its uids)
     pv = kube.objects[("PersistentVolume", None, "data")]
-    pv["spec"]["claimRef"] |= {"uid": claim["metadata"]["uid"], "resourceVersion": "1"}
+    pv["spec"]["claimRef"] |= {"uid": "uid-first-claim", "resourceVersion": "1"}
     return registrar, volumes, kube
 
 
@@ -136,3 +137,49 @@ def test_a_volume_smaller_than_its_pv_is_reported_and_nothing_is_written() -> No
     assert len(kube.writes()) == before
     assert kube.objects[("PersistentVolume", None, "data")]["spec"]["capacity"]["storage"] == "10Gi"
     assert volumes.status_of(VOL).startswith("error: size: volume is 5Gi, its PV says 10Gi")
+
+
+# --- #22.4 re-use after a deleted claim ---------------------------------------------------------
+
+
+def test_a_claim_deleted_and_asked_for_again_gets_the_released_pv_back() -> None:
+    registrar, volumes, kube = registered_and_bound(CLAIM_TAGS)
+    del kube.objects[("PersistentVolumeClaim", "shop", "data")]  # the user deletes the claim
+
+    # The user re-tags to use the volume again: the event path sees no claims in its view.
+    outcome = run(registrar, WorkItem(VOL, "tagged", "cloudtrail", tags={"k8s-pvc": "shop/data"}))
+
+    pv = kube.objects[("PersistentVolume", None, "data")]
+    assert ("PersistentVolumeClaim", "shop", "data") in kube.objects  # created again
+    assert "uid" not in pv["spec"]["claimRef"] and "resourceVersion" not in pv["spec"]["claimRef"]
+    assert pv["spec"]["claimRef"]["name"] == "data"
+    # Not bound yet: the status never says registered for it.
+    assert outcome.result == "pending"
+    assert volumes.status_of(VOL).startswith("pending: claim shop/data is not bound yet")
+
+
+def test_a_sweep_sees_the_stale_uid_itself_and_a_bound_claim_is_left_alone() -> None:
+    registrar, _, kube = registered_and_bound(CLAIM_TAGS)
+    sweep = WorkItem(VOL, "sweep", "sweep", cluster="prod")
+    assert run(registrar, sweep).result == "unchanged"
+    assert [w for w in kube.writes() if w[0] == "patch"] == []
+
+    claim = kube.objects[("PersistentVolumeClaim", "shop", "data")]
+    claim["metadata"]["uid"] = "uid-recreated"  # deleted and created again: a new uid
+    outcome = run(registrar, sweep)
+
+    assert outcome.result == "pending"
+    assert "uid" not in kube.objects[("PersistentVolume", None, "data")]["spec"]["claimRef"]
+
+
+def test_a_claim_by_that_name_that_is_not_ours_never_gets_the_pv() -> None:
+    registrar, _, kube = registered_and_bound(CLAIM_TAGS)
+    del kube.objects[("PersistentVolumeClaim", "shop", "data")]
+    kube.add({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+              "metadata": {"name": "data", "namespace": "shop"},
+              "spec": {"resources": {"requests": {"storage": "1Gi"}}}})  # fmt: skip
+
+    outcome = run(registrar, WorkItem(VOL, "tagged", "cloudtrail", tags={"k8s-pvc": "shop/data"}))
+
+    assert outcome.result == "conflict"
+    assert "uid" in kube.objects[("PersistentVolume", None, "data")]["spec"]["claimRef"]

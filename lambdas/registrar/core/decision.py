@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from registrar.core import tags as t
+from registrar.core.binding import stale_claim
 from registrar.core.errors import ClusterUnreachableError, InvalidInputError, RegistrarError
 from registrar.core.events import Ignored
 from registrar.core.growth import growth
@@ -65,6 +66,7 @@ SHORT_KIND = {"PersistentVolume": "pv", "PersistentVolumeClaim": "pvc"}
 VOLUME_DELETED = "volume deleted"
 GROWN = "differs in spec.capacity.storage"  # conflict_reason of a PV whose volume was resized
 GROWN_NOTE = "(grown "
+REBOUND = "stale claim uid cleared: bindable again"
 UNTAGGED = "k8s-pv tag removed"
 NO_CALLER = "the event names no caller; the CloudTrail event of the tagging decides"
 
@@ -101,11 +103,13 @@ class Decision:
     pv: str = "-"
     pvc: str = "-"
     grow: str | None = None  # the PV's new capacity (a volume grown by ModifyVolume)
+    rebind: bool = False  # our PV may hold a deleted claim's uid: check it, clear it
 
     @property
     def acts(self) -> bool:
         """Something to write or to ask: else the decision is only reported."""
-        return bool(self.plan or self.release or self.status or self.lookup or self.grow)
+        return bool(self.plan or self.release or self.status or self.lookup or self.grow
+                    or self.rebind)  # fmt: skip
 
 
 def triage(item: WorkItem, settings: Settings) -> Decision | None:
@@ -198,18 +202,35 @@ def decide(
             return _grown(base, volume, existing, registered_status(planned), settings)
         if reason is not None:
             return _differs(base, volume, (desired, existing), reason)
+    # A claim deleted by its user left our PV Released with its uid: the claim the tags ask
+    # for (again) would stay Pending. A sweep sees our claims; an event does not, so the
+    # executor checks the PV's claimRef against the claim itself.
+    pv_now = view.get(key_of(planned.pv))
+    claim_now = None if planned.pvc is None else view.get(key_of(planned.pvc))
+    rebind = pv_now is not None and planned.pvc is not None and stale_claim(pv_now, claim_now)
     text = registered_status(planned)
     shown = volume.tags.get(t.STATUS_TAG, "")
     kept = shown if shown.startswith(f"{text} {GROWN_NOTE}") else text  # said at the growth
     status = _news(volume, kept, planned.cluster, settings)
     if not todo:
-        return replace(base, status=status, detail=text)
-    if view.get(key_of(planned.pv)) is None:  # new to this cluster: who tagged it?
+        return replace(base, status=status, detail=text, rebind=rebind)
+    if pv_now is None:  # new to this cluster: who tagged it?
         refusal = _verify(item, volume, writers, settings)
         if refusal is not None:
             return replace(refusal, cluster=planned.cluster, pv=planned.pv_name, pvc=pvc)
     return replace(base, result="registered", detail="missing " + ", ".join(todo),
-                   status=status, plan=planned)  # fmt: skip
+                   status=status, plan=planned, rebind=rebind)  # fmt: skip
+
+
+def after_rebind(decision: Decision, objects: tuple[ObjectResult, ...]) -> Decision:
+    """Once our PV's stale claim uid is cleared the PV controller binds the claim, but not yet:
+    the status says `pending` until a sweep sees the claim bound, never `registered`."""
+    done = replace(decision, rebind=False)
+    if not any(o.reason == REBOUND for o in objects):
+        return done
+    text = (f"pending: claim {decision.pvc} is not bound yet: its PV {decision.pv} was "
+            "Released by a deleted claim and is bindable again; checked again")  # fmt: skip
+    return replace(done, result="pending", detail=text, status=status_text(text))
 
 
 def after_apply(
@@ -322,7 +343,7 @@ def _grown(
     if grown is None:  # a capacity written in a form we do not read: left to the operator
         return replace(base, result="drift", detail=f"PV capacity differs from {volume.size_gib}Gi")
     if grown.error is not None:
-        status = _news(volume, error_status(f"size: {grown.error}"), None, settings)
+        status = _error(volume, f"size: {grown.error}")
         return replace(base, result="drift", detail=grown.error, status=status)
     was = pv["spec"]["capacity"]["storage"]
     shown = status_text(f"{text} {GROWN_NOTE}{was} -> {grown.size})")

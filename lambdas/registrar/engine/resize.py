@@ -1,12 +1,14 @@
-"""Carry out a growth (core/growth.py): the PV's capacity, then, when the claim is bound and its
-StorageClass allows expansion, the claim's request. Read fresh, since a sweep's view is slim."""
+"""Carry out what changes our existing objects: a growth (core/growth.py: the PV's capacity,
+then, when the claim is bound and its StorageClass allows expansion, the claim's request), and
+a rebind (core/binding.py: a deleted claim's uid cleared from our PV). Read fresh: a sweep's
+view is slim, and an event's view holds no claims."""
 
 from __future__ import annotations
 
 import contextlib
 
-from registrar.core.binding import is_bound
-from registrar.core.decision import ObjectResult
+from registrar.core.binding import REBIND_PATCH, is_bound, stale_claim
+from registrar.core.decision import REBOUND, ObjectResult
 from registrar.core.errors import NotFoundError
 from registrar.core.growth import expandable, growth
 from registrar.core.models import Manifest, VolumeFacts
@@ -35,6 +37,27 @@ def grow(kube: KubePort, volume: VolumeFacts, pv_name: str) -> tuple[ObjectResul
             done.append(ObjectResult("PersistentVolumeClaim", meta["name"], meta["namespace"],
                                      "unchanged", why))  # fmt: skip
     return tuple(done)
+
+
+def rebind(kube: KubePort, pv_name: str) -> tuple[ObjectResult, ...]:
+    """Clear our PV's claim uid when that claim is gone or is another one by the same name
+    (ours: a claim not ours is a conflict the applier reports)."""
+    pv = kube.get("PersistentVolume", pv_name)
+    claim = claim_of(kube, pv)
+    ref = (pv.get("spec") or {}).get("claimRef") or {}
+    if not stale_claim(pv, claim) or (claim is None and _exists(kube, ref)):
+        return ()
+    kube.patch("PersistentVolume", pv_name, None, REBIND_PATCH)
+    return (ObjectResult("PersistentVolume", pv_name, None, "updated", REBOUND),)
+
+
+def _exists(kube: KubePort, ref: Manifest) -> bool:
+    """A claim by that name that is not ours: never rebound to it."""
+    try:
+        kube.get("PersistentVolumeClaim", ref["name"], ref["namespace"])
+    except (NotFoundError, KeyError):
+        return False
+    return True
 
 
 def _class_of(kube: KubePort, claim: Manifest) -> Manifest | None:

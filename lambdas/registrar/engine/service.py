@@ -18,6 +18,7 @@ from registrar.core.decision import (
     Result,
     after_apply,
     after_growth,
+    after_rebind,
     cluster_refused,
     clusters_of,
     decide,
@@ -43,7 +44,7 @@ from registrar.engine.ports import (
     WorkSink,
 )
 from registrar.engine.reconcile import Progress, no_progress
-from registrar.engine.resize import grow
+from registrar.engine.resize import grow, rebind
 
 log = logging.getLogger(__name__)
 
@@ -338,6 +339,11 @@ class Registrar:
                 if done.action in ("created", "updated"):
                     view.add(desired)  # the next item of the batch sees it
             decision = after_apply(decision, objects, volume)
+        if decision.rebind and decision.cluster is not None and decision.result in (
+            "registered", "unchanged"
+        ):
+            objects += rebind(batch.kube(decision.cluster), decision.pv)
+            decision = after_rebind(decision, objects)
         if decision.grow is not None and decision.cluster is not None and volume is not None:
             objects += grow(batch.kube(decision.cluster), volume, decision.pv)
             decision = after_growth(decision, objects)
