@@ -183,3 +183,48 @@ def test_a_claim_by_that_name_that_is_not_ours_never_gets_the_pv() -> None:
 
     assert outcome.result == "conflict"
     assert "uid" in kube.objects[("PersistentVolume", None, "data")]["spec"]["claimRef"]
+
+
+# --- #22.5 attached elsewhere -------------------------------------------------------------------
+
+
+def node_of(instance: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": instance},
+            "spec": {"providerID": f"aws:///us-east-1a/{instance}"}}  # fmt: skip
+
+
+def test_a_volume_attached_to_no_node_of_the_cluster_waits_then_registers_once_detached() -> None:
+    registrar, volumes, kube = world(CLAIM_TAGS, attached_to=("i-0fedcba9",))
+    kube.add(node_of("i-0123abcd"))
+
+    outcome = run(registrar, WorkItem(VOL, "created", "cloudtrail", tags=CLAIM_TAGS))
+
+    assert outcome.result == "pending"
+    assert kube.names("PersistentVolume") == [] and kube.names("PersistentVolumeClaim") == []
+    assert volumes.status_of(VOL) == (
+        "waiting: attached to i-0fedcba9, not a node of prod; registers once detached"
+    )
+    assert t.CSI_CLUSTER_NAME_TAG not in volumes.tags(VOL)
+
+    volumes.volumes[VOL] = replace(volumes.volumes[VOL], attached_to=())  # detached
+    outcome = run(registrar, WorkItem(VOL, "sweep", "sweep", cluster="prod"))
+
+    assert outcome.result == "registered"
+    assert kube.names("PersistentVolume") == ["data"]
+    assert volumes.status_of(VOL) == "registered prod/data -> shop/data"
+
+
+def test_a_volume_attached_to_a_node_of_the_cluster_registers() -> None:
+    registrar, _, kube = world(CLAIM_TAGS, attached_to=("i-0123abcd",))
+    kube.add(node_of("i-0123abcd"))
+
+    outcome = run(registrar, WorkItem(VOL, "created", "cloudtrail", tags=CLAIM_TAGS))
+
+    assert outcome.result == "registered"
+    assert ("list", "Node", None) in kube.requests
+
+
+def test_nodes_are_listed_only_for_an_attached_volume() -> None:
+    registrar, _, kube = world(CLAIM_TAGS)
+    assert registrar.register(VOL).result == "registered"
+    assert not [r for r in kube.requests if r[1] == "Node"]

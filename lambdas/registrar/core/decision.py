@@ -10,7 +10,9 @@ One vocabulary, each result one metric (core/contract.py OUTCOME_METRICS):
 - drift: our objects differ from the tags (a grown volume, a changed claim, a renamed PV):
   never overwritten; a rename also says `error: k8s-pv: …` on the volume
 - pending: an allow-list, and no record yet of who tagged it: `pending: …` (never over a
-  `registered` status); the next sweep checks again
+  `registered` status); a volume attached to an instance that is no node of its cluster
+  (`waiting: attached to i-…`, no objects); a claim made bindable again but not bound yet;
+  the next sweep checks again
 - invalid, conflict, refused: a tag or caller breaks a rule, a name or the volume is held by
   an object not ours, the cluster refused for good: `error: …`
 - released: the volume is gone or untagged: our objects deleted or marked `unmanaged`
@@ -26,6 +28,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from registrar.core import tags as t
+from registrar.core.attachments import held_elsewhere, waiting_status
 from registrar.core.binding import stale_claim
 from registrar.core.errors import ClusterUnreachableError, InvalidInputError, RegistrarError
 from registrar.core.events import Ignored
@@ -155,8 +158,11 @@ def decide(
     views: Mapping[str, ClusterView],
     settings: Settings,
     writers: Mapping[str, tuple[str, ...]] | None = None,
+    *,
+    nodes: Mapping[str, frozenset[str]] | None = None,
 ) -> Decision:
-    """`volume` None means EC2 said it does not exist (its own NotFound, or DeleteVolume)."""
+    """`volume` None means EC2 said it does not exist (its own NotFound, or DeleteVolume).
+    `nodes`: the instances of each cluster's nodes, read when the volume is attached."""
     if volume is None or t.PV_TAG not in volume.tags:
         return _release(item, volume, views, settings)
     scope = item.cluster if item.source == "sweep" else None
@@ -214,6 +220,12 @@ def decide(
     status = _news(volume, kept, planned.cluster, settings)
     if not todo:
         return replace(base, status=status, detail=text, rebind=rebind)
+    if pv_now is None and volume.attached_to:  # in use by an instance of no node: not yet
+        held = held_elsewhere(volume, (nodes or {}).get(planned.cluster, frozenset()))
+        if held:
+            waiting = waiting_status(held, planned.cluster)
+            status = _news(volume, waiting, None, settings)
+            return replace(base, result="pending", detail=waiting, status=status)
     if pv_now is None:  # new to this cluster: who tagged it?
         refusal = _verify(item, volume, writers, settings)
         if refusal is not None:

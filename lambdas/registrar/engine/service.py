@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from registrar.core import tags as t
+from registrar.core.attachments import node_instances
 from registrar.core.decision import (
     NO_CALLER,
     Decision,
@@ -91,6 +92,7 @@ class Batch:
     clusters: ClusterConnector
     known: dict[str, VolumeFacts | None] = field(default_factory=dict)
     views: dict[str, ClusterView | RegistrarError] = field(default_factory=dict)
+    instances: dict[str, frozenset[str]] = field(default_factory=dict)  # the nodes' instances
 
     def view(self, cluster: str) -> ClusterView:
         if cluster not in self.views:
@@ -104,6 +106,12 @@ class Batch:
         if isinstance(found, RegistrarError):
             raise found
         return found
+
+    def nodes(self, cluster: str) -> frozenset[str]:
+        """The EC2 instances of the cluster's nodes: one LIST, only when a volume is attached."""
+        if cluster not in self.instances:
+            self.instances[cluster] = node_instances(self.kube(cluster).list("Node"))
+        return self.instances[cluster]
 
     def kube(self, cluster: str) -> KubePort:
         return self.clusters.kube_for(cluster)
@@ -299,20 +307,22 @@ class Registrar:
         if early is not None:
             return None, early
         volume = self._read(item, batch)
-        views = {}
+        views, nodes = {}, {}
         for cluster in clusters_of(item, volume, self._settings):
             try:
                 views[cluster] = batch.view(cluster)
+                if volume is not None and volume.attached_to:  # held by one of its nodes?
+                    nodes[cluster] = batch.nodes(cluster)
             except RegistrarError as error:
                 if error.retryable or volume is None or t.PV_TAG not in volume.tags:
                     raise
                 return volume, cluster_refused(volume, cluster, error)
-        decision = decide(item, volume, views, self._settings)
+        decision = decide(item, volume, views, self._settings, nodes=nodes)
         if decision.lookup and self._identities is None:  # REGISTRAR_UNVERIFIED_EVENTS=refuse
             return volume, replace(decision, result="ignored", detail=NO_CALLER, lookup=())
         if decision.lookup and not dry_run and volume is not None and self._identities:
             writers = self._identities.who_set(item.volume_id, decision.lookup)
-            decision = decide(item, volume, views, self._settings, writers)
+            decision = decide(item, volume, views, self._settings, writers, nodes=nodes)
         return volume, decision
 
     def _read(self, item: WorkItem, batch: Batch) -> VolumeFacts | None:
