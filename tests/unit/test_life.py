@@ -228,3 +228,73 @@ def test_nodes_are_listed_only_for_an_attached_volume() -> None:
     registrar, _, kube = world(CLAIM_TAGS)
     assert registrar.register(VOL).result == "registered"
     assert not [r for r in kube.requests if r[1] == "Node"]
+
+
+# --- #22.1 handoff blue -> green ----------------------------------------------------------------
+
+BLUE_GREEN = Settings(default_cluster="blue", allowed_clusters=("blue", "green"))
+
+
+def two_clusters(**volume: Any) -> tuple[Registrar, FakeVolumes, FakeKube, FakeKube]:
+    volumes = FakeVolumes(facts(VOL, tags=dict(CLAIM_TAGS), **volume))
+    blue, green = FakeKube(namespaces=("shop",)), FakeKube(namespaces=("shop",))
+    for instance in volume.get("attached_to", ()):  # a pod on a node of blue uses it
+        blue.add(node_of(instance))
+    registrar = Registrar(BLUE_GREEN, volumes, FakeClusters(blue=blue, green=green))
+    assert registrar.register(VOL).result == "registered"
+    assert blue.names("PersistentVolume") == ["data"]
+    return registrar, volumes, blue, green
+
+
+def retag(volumes: FakeVolumes, **changes: Any) -> WorkItem:
+    volumes.volumes[VOL] = replace(volumes.volumes[VOL], **changes)
+    return WorkItem(VOL, "tagged", "cloudtrail", tags={"k8s-cluster": "green"})
+
+
+def test_a_volume_moves_to_green_once_nothing_in_blue_uses_it() -> None:
+    registrar, volumes, blue, green = two_clusters(attached_to=("i-0123abcd",))
+    assert volumes.tags(VOL)[t.CSI_CLUSTER_NAME_TAG] == "blue"
+    item = retag(volumes, tags={**volumes.tags(VOL), "k8s-cluster": "green"})
+
+    waiting = run(registrar, item)
+
+    assert waiting.result == "pending"
+    assert volumes.status_of(VOL) == "moving blue -> green: waiting for detach from i-0123abcd"
+    assert blue.names("PersistentVolume") == ["data"] and green.names("PersistentVolume") == []
+    assert volumes.tags(VOL)[t.CSI_CLUSTER_NAME_TAG] == "blue"  # still blue's
+
+    retag(volumes, attached_to=())  # the pod in blue stopped: detached
+    moved = run(registrar, WorkItem(VOL, "sweep", "sweep", cluster="blue"))
+
+    assert moved.result == "registered"
+    assert blue.names("PersistentVolume") == [] and blue.names("PersistentVolumeClaim") == []
+    assert green.names("PersistentVolume") == ["data"]
+    assert green.names("PersistentVolumeClaim") == ["data"]
+    assert volumes.status_of(VOL) == "registered green/data -> shop/data"
+    assert volumes.tags(VOL)[t.CSI_CLUSTER_NAME_TAG] == "green"
+    # Blue's PV was made Retain before its claim went: the volume's data is never at stake.
+    patches = [r for r in blue.requests if r[0] == "patch"]
+    deletes = [r[1] for r in blue.requests if r[0] == "delete"]
+    assert patches == [("patch", "PersistentVolume", None)]
+    assert deletes == ["PersistentVolumeClaim", "PersistentVolume"]
+
+
+def test_green_gets_nothing_while_blues_pv_is_still_there() -> None:
+    registrar, volumes, blue, green = two_clusters()
+    item = retag(volumes, tags={**volumes.tags(VOL), "k8s-cluster": "green"})
+    # The delete is accepted but the PV stays (its protection finalizer waits for a pod).
+    original_delete = blue.delete
+
+    def slow_delete(kind: Any, name: str, namespace: str | None = None) -> None:
+        if kind != "PersistentVolume":
+            original_delete(kind, name, namespace)
+
+    blue.delete = slow_delete  # type: ignore[method-assign]
+
+    outcome = run(registrar, item)
+
+    assert outcome.result == "pending"
+    assert green.names("PersistentVolume") == []
+    assert volumes.status_of(VOL) == (
+        "moving blue -> green: released from blue; waiting for its PV data to be deleted"
+    )

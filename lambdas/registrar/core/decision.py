@@ -107,12 +107,13 @@ class Decision:
     pvc: str = "-"
     grow: str | None = None  # the PV's new capacity (a volume grown by ModifyVolume)
     rebind: bool = False  # our PV may hold a deleted claim's uid: check it, clear it
+    handoff: tuple[str, Manifest] | None = None  # (source cluster, our PV there) to release first
 
     @property
     def acts(self) -> bool:
         """Something to write or to ask: else the decision is only reported."""
         return bool(self.plan or self.release or self.status or self.lookup or self.grow
-                    or self.rebind)  # fmt: skip
+                    or self.rebind or self.handoff)  # fmt: skip
 
 
 def triage(item: WorkItem, settings: Settings) -> Decision | None:
@@ -140,16 +141,24 @@ def may_unregister(item: WorkItem, settings: Settings) -> bool:
 def clusters_of(
     item: WorkItem, volume: VolumeFacts | None, settings: Settings
 ) -> tuple[str, ...]:
-    """The clusters whose view `decide` reads."""
+    """The clusters whose view `decide` reads, the one it decides for first. A tagged volume's
+    other allowed clusters too: a PV of ours there means the volume is moving (a handoff)."""
+    tagged = volume is not None and t.PV_TAG in volume.tags
     if item.source == "sweep" and item.cluster:
-        return (item.cluster,)
-    if volume is None or t.PV_TAG not in volume.tags:
+        return _with_others(item.cluster, settings) if tagged else (item.cluster,)
+    if volume is None or not tagged:
         return settings.clusters if item.reason in ("deleted", "untagged") or volume is None else ()
     try:
         planned = plan_volume(volume, settings, _override(item))
     except InvalidInputError:
         return ()
-    return (planned.cluster,) if isinstance(planned, Plan) and planned.cluster else ()
+    if not isinstance(planned, Plan) or not planned.cluster:
+        return ()
+    return _with_others(planned.cluster, settings)
+
+
+def _with_others(first: str, settings: Settings) -> tuple[str, ...]:
+    return (first, *(c for c in settings.clusters if c != first))
 
 
 def decide(
@@ -182,12 +191,17 @@ def decide(
         ours = _ours(views, scope, volume)
         if not ours:
             return Decision("ignored", "another cluster's volume", cluster=planned.cluster)
-        moved = f"now targets cluster {planned.cluster}; this PV is kept"
-        return Decision("drift", moved, cluster=scope, pv=ours[0]["metadata"]["name"], pvc=pvc)
+        if planned.cluster not in views:  # a cluster this deployment may not write to
+            moved = f"now targets cluster {planned.cluster}; this PV is kept"
+            return Decision("drift", moved, cluster=scope, pv=ours[0]["metadata"]["name"],
+                            pvc=pvc)  # fmt: skip
     refusal = _verify(item, volume, None, settings, stated_only=True)
     if refusal is not None:
         return replace(refusal, cluster=planned.cluster, pvc=pvc)
     view = views[planned.cluster]
+    moving = _moving(views, planned.cluster, volume)
+    if moving is not None:
+        return _hand_off(item, volume, planned, moving, writers=writers, settings=settings)
     holders = view.holders(volume.volume_id)
     taken = second_pv_rule(planned.pv_name, holders)
     if taken is not None:  # one volume, one PV: nothing is written to the cluster
@@ -220,18 +234,80 @@ def decide(
     status = _news(volume, kept, planned.cluster, settings)
     if not todo:
         return replace(base, status=status, detail=text, rebind=rebind)
-    if pv_now is None and volume.attached_to:  # in use by an instance of no node: not yet
-        held = held_elsewhere(volume, (nodes or {}).get(planned.cluster, frozenset()))
-        if held:
-            waiting = waiting_status(held, planned.cluster)
-            status = _news(volume, waiting, None, settings)
-            return replace(base, result="pending", detail=waiting, status=status)
+    waiting = None if pv_now is not None else _held(volume, nodes, planned.cluster, settings)
+    if waiting is not None:
+        return replace(base, result=waiting.result, detail=waiting.detail, status=waiting.status)
     if pv_now is None:  # new to this cluster: who tagged it?
         refusal = _verify(item, volume, writers, settings)
         if refusal is not None:
             return replace(refusal, cluster=planned.cluster, pv=planned.pv_name, pvc=pvc)
     return replace(base, result="registered", detail="missing " + ", ".join(todo),
                    status=status, plan=planned, rebind=rebind)  # fmt: skip
+
+
+def _moving(
+    views: Mapping[str, ClusterView], target: str, volume: VolumeFacts
+) -> tuple[str, Manifest] | None:
+    """A PV of ours for the volume in another cluster than the one its tags name."""
+    for cluster, view in views.items():
+        if cluster != target:
+            for pv in view.our_pvs(volume.volume_id):
+                return cluster, pv
+    return None
+
+
+def _held(
+    volume: VolumeFacts,
+    nodes: Mapping[str, frozenset[str]] | None,
+    cluster: str,
+    settings: Settings,
+) -> Decision | None:
+    """A volume new to the cluster but in use by an instance that is none of its nodes waits."""
+    held = held_elsewhere(volume, (nodes or {}).get(cluster, frozenset()))
+    if not held:
+        return None
+    waiting = waiting_status(held, cluster)
+    return Decision("pending", waiting, _news(volume, waiting, None, settings))
+
+
+def _hand_off(
+    item: WorkItem,
+    volume: VolumeFacts,
+    planned: Plan,
+    moving: tuple[str, Manifest],
+    *,
+    writers: Mapping[str, tuple[str, ...]] | None,
+    settings: Settings,
+) -> Decision:
+    """`k8s-cluster` now names another cluster than the one holding our PV (a blue/green
+    upgrade): released from the source only when nothing uses the volume (no attachment),
+    registered in the target only once the source's PV is gone, so no two clusters ever hold
+    a usable PV for it; each step says so on the volume."""
+    source, pv = moving
+    target, pvc = str(planned.cluster), "/".join(planned.claim) if planned.claim else "-"
+    head = f"moving {source} -> {target}"
+    if volume.attached_to:
+        text = status_text(f"{head}: waiting for detach from {', '.join(volume.attached_to)}")
+        return Decision("pending", text, _news(volume, text, None, settings), target,
+                        pv=str(pv["metadata"]["name"]), pvc=pvc)  # fmt: skip
+    refusal = _verify(item, volume, writers, settings)
+    if refusal is not None:
+        return replace(refusal, cluster=target, pv=planned.pv_name, pvc=pvc)
+    status = _news(volume, registered_status(planned), target, settings)
+    return Decision("registered", f"{head}: released from {source}", status, target,
+                    plan=planned, handoff=moving, pv=planned.pv_name, pvc=pvc)  # fmt: skip
+
+
+def after_handoff(decision: Decision, gone: bool) -> Decision:
+    """The source's PV deleted (its claim first): on to the target; still there (a finalizer:
+    a pod still uses its claim): wait, and the next sweep goes on."""
+    done = replace(decision, handoff=None)
+    if gone or decision.handoff is None:
+        return done
+    source, pv = decision.handoff
+    text = status_text(f"moving {source} -> {decision.cluster}: released from {source}; "
+                       f"waiting for its PV {pv['metadata']['name']} to be deleted")  # fmt: skip
+    return replace(done, result="pending", detail=text, status=text, plan=None, rebind=False)
 
 
 def after_rebind(decision: Decision, objects: tuple[ObjectResult, ...]) -> Decision:

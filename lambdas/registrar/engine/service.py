@@ -19,6 +19,7 @@ from registrar.core.decision import (
     Result,
     after_apply,
     after_growth,
+    after_handoff,
     after_rebind,
     cluster_refused,
     clusters_of,
@@ -34,7 +35,7 @@ from registrar.core.status import cluster_name_tags, status_is_current, status_t
 from registrar.core.sweep import Row, orphans, reported, sweep_item
 from registrar.core.work import WorkItem, work_items
 from registrar.engine.applier import apply_plan
-from registrar.engine.lifecycle import settle_orphan
+from registrar.engine.lifecycle import hand_off, settle_orphan
 from registrar.engine.ports import (
     ClusterConnector,
     IdentityLookup,
@@ -307,8 +308,10 @@ class Registrar:
         if early is not None:
             return None, early
         volume = self._read(item, batch)
-        views, nodes = {}, {}
+        views: dict[str, ClusterView] = {}
+        nodes: dict[str, frozenset[str]] = {}
         for cluster in clusters_of(item, volume, self._settings):
+            first = not views
             try:
                 views[cluster] = batch.view(cluster)
                 if volume is not None and volume.attached_to:  # held by one of its nodes?
@@ -316,6 +319,8 @@ class Registrar:
             except RegistrarError as error:
                 if error.retryable or volume is None or t.PV_TAG not in volume.tags:
                     raise
+                if not first:  # another cluster refused us: it cannot be a handoff's source
+                    continue
                 return volume, cluster_refused(volume, cluster, error)
         decision = decide(item, volume, views, self._settings, nodes=nodes)
         if decision.lookup and self._identities is None:  # REGISTRAR_UNVERIFIED_EVENTS=refuse
@@ -342,6 +347,12 @@ class Registrar:
         self, item: WorkItem, volume: VolumeFacts | None, decision: Decision, batch: Batch
     ) -> Outcome:
         objects: tuple[ObjectResult, ...] = ()
+        if decision.handoff is not None:  # before anything is created in the target
+            source, pv = decision.handoff
+            released, gone = hand_off(batch.kube(source), pv, f"moved to {decision.cluster}")
+            objects += tuple(released)
+            batch.view(source).discard(pv)
+            decision = after_handoff(decision, gone)
         if decision.plan is not None and decision.cluster is not None and volume is not None:
             plan, view = decision.plan, batch.view(decision.cluster)
             objects = apply_plan(plan, batch.kube(decision.cluster), view.known(plan.items))
