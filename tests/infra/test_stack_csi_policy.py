@@ -24,7 +24,7 @@ OIDC = "arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-east-1.amazonaws.com
 
 
 def role_properties(result: Synth) -> dict[str, Any]:
-    role = result.stack.get_logical_id(result.stack.csi_driver.role.node.default_child)  # type: ignore[union-attr, arg-type]
+    role = result.stack.get_logical_id(result.registrar.csi_driver.role.node.default_child)  # type: ignore[union-attr, arg-type]
     properties: dict[str, Any] = result.raw["Resources"][role]["Properties"]
     return properties
 

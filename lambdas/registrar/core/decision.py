@@ -41,6 +41,7 @@ from registrar.core.status import (
     REGISTERED,
     error_status,
     quoted,
+    registered_cluster,
     status_is_current,
     status_tags,
     status_text,
@@ -69,6 +70,7 @@ SHORT_KIND = {"PersistentVolume": "pv", "PersistentVolumeClaim": "pvc"}
 VOLUME_DELETED = "volume deleted"
 GROWN = "differs in spec.capacity.storage"  # conflict_reason of a PV whose volume was resized
 GROWN_NOTE = "(grown "
+MOVING = "moving "  # the status of a volume moving between clusters: `moving blue -> green: …`
 REBOUND = "stale claim uid cleared: bindable again"
 UNTAGGED = "k8s-pv tag removed"
 NO_CALLER = "the event names no caller; the CloudTrail event of the tagging decides"
@@ -141,24 +143,25 @@ def may_unregister(item: WorkItem, settings: Settings) -> bool:
 def clusters_of(
     item: WorkItem, volume: VolumeFacts | None, settings: Settings
 ) -> tuple[str, ...]:
-    """The clusters whose view `decide` reads, the one it decides for first. A tagged volume's
-    other allowed clusters too: a PV of ours there means the volume is moving (a handoff)."""
-    tagged = volume is not None and t.PV_TAG in volume.tags
-    if item.source == "sweep" and item.cluster:
-        return _with_others(item.cluster, settings) if tagged else (item.cluster,)
-    if volume is None or not tagged:
+    """The clusters whose view `decide` reads, the one it decides for first. Also the managed
+    cluster the volume's status says it is registered in (or moving from): a PV of ours there
+    means the volume is moving (a handoff)."""
+    sweep = item.cluster if item.source == "sweep" and item.cluster else None
+    if volume is None or t.PV_TAG not in volume.tags:
+        if sweep:
+            return (sweep,)
         return settings.clusters if item.reason in ("deleted", "untagged") or volume is None else ()
     try:
         planned = plan_volume(volume, settings, _override(item))
     except InvalidInputError:
-        return ()
-    if not isinstance(planned, Plan) or not planned.cluster:
-        return ()
-    return _with_others(planned.cluster, settings)
-
-
-def _with_others(first: str, settings: Settings) -> tuple[str, ...]:
-    return (first, *(c for c in settings.clusters if c != first))
+        return (sweep,) if sweep else ()
+    target = planned.cluster if isinstance(planned, Plan) else None
+    if not target:
+        return (sweep,) if sweep else ()
+    status = volume.tags.get(t.STATUS_TAG, "")
+    source = registered_cluster(status) or (status.split()[1] if status.startswith(MOVING) else "")
+    others = [c for c in (target, source) if c in settings.clusters]
+    return tuple(dict.fromkeys([sweep or target, *others]))
 
 
 def decide(
@@ -285,7 +288,7 @@ def _hand_off(
     a usable PV for it; each step says so on the volume."""
     source, pv = moving
     target, pvc = str(planned.cluster), "/".join(planned.claim) if planned.claim else "-"
-    head = f"moving {source} -> {target}"
+    head = f"{MOVING}{source} -> {target}"
     if volume.attached_to:
         text = status_text(f"{head}: waiting for detach from {', '.join(volume.attached_to)}")
         return Decision("pending", text, _news(volume, text, None, settings), target,
@@ -305,7 +308,7 @@ def after_handoff(decision: Decision, gone: bool) -> Decision:
     if gone or decision.handoff is None:
         return done
     source, pv = decision.handoff
-    text = status_text(f"moving {source} -> {decision.cluster}: released from {source}; "
+    text = status_text(f"{MOVING}{source} -> {decision.cluster}: released from {source}; "
                        f"waiting for its PV {pv['metadata']['name']} to be deleted")  # fmt: skip
     return replace(done, result="pending", detail=text, status=text, plan=None, rebind=False)
 
