@@ -64,7 +64,12 @@ def test_attachments_are_the_instances_holding_the_volume(ec2: Any) -> None:
     gateway = Ec2Volumes("us-east-1")
     assert gateway.describe_volume(volume_id).attached_to == ()
     ec2.attach_volume(VolumeId=volume_id, InstanceId=instance["InstanceId"], Device="/dev/sdf")
-    assert gateway.describe_volume(volume_id).attached_to == (instance["InstanceId"],)
+    try:
+        assert gateway.describe_volume(volume_id).attached_to == (instance["InstanceId"],)
+    finally:  # moto is shared: other modules delete every volume they find
+        ec2.detach_volume(VolumeId=volume_id, InstanceId=instance["InstanceId"])
+        ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])
+    assert gateway.describe_volume(volume_id).attached_to == ()
 
 
 def test_tagged_volumes_lists_only_tagged_ones(ec2: object) -> None:
