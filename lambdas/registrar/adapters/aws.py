@@ -231,6 +231,13 @@ class Ec2Volumes:
             lambda: self._ec2.create_tags(Resources=[volume_id], Tags=pairs),
         )
 
+    def remove_tags(self, volume_id: str, keys: Collection[str]) -> None:
+        pairs = [{"Key": key} for key in keys]  # no Value: the key goes whatever its value
+        call_aws(
+            f"DeleteTags {volume_id}",
+            lambda: self._ec2.delete_tags(Resources=[volume_id], Tags=pairs),
+        )
+
     def _pages(self, operation: str, **request: Any) -> Iterator[dict[str, Any]]:
         """botocore's paginator: it follows NextToken to the end, through short and empty
         pages; each page's failure leaves as a domain error."""
@@ -245,14 +252,6 @@ class Ec2Volumes:
 
 def _snake(operation: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in operation).lstrip("_")
-
-
-    def remove_tags(self, volume_id: str, keys: Collection[str]) -> None:
-        pairs = [{"Key": key} for key in keys]  # no Value: the key goes whatever its value
-        call_aws(
-            f"DeleteTags {volume_id}",
-            lambda: self._ec2.delete_tags(Resources=[volume_id], Tags=pairs),
-        )
 
 
 def facts_from_description(volume: dict[str, Any]) -> VolumeFacts:
