@@ -25,6 +25,7 @@ from devcluster.standins.identity import (
 )
 from devcluster.standins.nodes import add_zone_node
 from registrar.adapters.kube import KubeGateway
+from registrar.core.work import WorkItem
 from tests.e2e.conftest import (
     REGION,
     STATUS,
@@ -150,7 +151,9 @@ def test_retagging_k8s_cluster_moves_the_volume_once_nothing_in_blue_uses_it(
         deadline = time.monotonic() + HANDOFF_TIMEOUT
         while not volume_tags(ec2, volume_id)[STATUS].startswith("registered"):
             assert time.monotonic() < deadline, volume_tags(ec2, volume_id)[STATUS]
-            function(ef.scheduled(region=REGION))  # the sweep carries the move on
+            item = WorkItem(volume_id, "sweep", "sweep", cluster=green_plane.cluster)
+            [done] = function.registrar.run([item])  # the sweep carries the move on
+            assert done.error is None, done.error
             seen.add(volume_tags(ec2, volume_id)[STATUS])
             assert len(usable_pvs([blue, green_plane], name)) <= 1  # never two at once
             time.sleep(0.5)
