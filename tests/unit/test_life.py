@@ -13,6 +13,7 @@ from registrar.core.settings import Settings
 from registrar.core.work import WorkItem, work_items
 from registrar.engine.service import Registrar
 from tests.support import eventfactory as ef
+from tests.support.events import load_event
 from tests.support.fakes import FakeClusters, FakeKube, FakeVolumes
 from tests.support.helpers import facts
 
@@ -298,3 +299,17 @@ def test_green_gets_nothing_while_blues_pv_is_still_there() -> None:
     assert volumes.status_of(VOL) == (
         "moving blue -> green: released from blue; waiting for its PV data to be deleted"
     )
+
+
+def test_a_detach_lets_a_waiting_volume_go_on_at_once() -> None:
+    event = load_event("cloudtrail-detach-volume.json")
+    [item] = work_items(parse_event(event))
+    assert (item.volume_id, item.reason) == ("vol-0a1b2c3d4e5f60718", "detached")
+
+    registrar, volumes, kube = world(CLAIM_TAGS, attached_to=("i-0fedcba9",))
+    assert run(registrar, WorkItem(VOL, "created", "cloudtrail", tags=CLAIM_TAGS)).result == (
+        "pending"
+    )
+    volumes.volumes[VOL] = replace(volumes.volumes[VOL], attached_to=())
+    assert run(registrar, WorkItem(VOL, "detached", "cloudtrail")).result == "registered"
+    assert kube.names("PersistentVolume") == ["data"]

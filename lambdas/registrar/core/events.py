@@ -63,6 +63,15 @@ class VolumeModified:
 
 
 @dataclass(frozen=True)
+class VolumeDetached:
+    """CloudTrail DetachVolume: a volume waiting for its detach (attached elsewhere, or moving
+    between clusters) may go on."""
+
+    region: str
+    volume_id: str
+
+
+@dataclass(frozen=True)
 class VolumeDeleted:
     """CloudTrail DeleteVolume or EBS Volume Notification deleteVolume."""
 
@@ -100,6 +109,7 @@ VolumeEvent = (
     | TagsRemoved
     | VolumeAvailable
     | VolumeModified
+    | VolumeDetached
     | VolumeDeleted
     | TagSnapshot
     | ScheduledReconcile
@@ -139,6 +149,9 @@ def _cloudtrail(region: str, detail: Mapping[str, Any]) -> VolumeEvent | Ignored
     if name == "DeleteVolume":
         volume_id = _volume_id(params.get("volumeId"), "detail.requestParameters.volumeId")
         return VolumeDeleted(region, volume_id)
+    if name == "DetachVolume":
+        volume_id = _volume_id(params.get("volumeId"), "detail.requestParameters.volumeId")
+        return VolumeDetached(region, volume_id)
     return Ignored(f"unrelated call {name}")
 
 

@@ -19,6 +19,7 @@ from registrar.core.events import (
     VolumeAvailable,
     VolumeCreated,
     VolumeDeleted,
+    VolumeDetached,
     VolumeEvent,
     VolumeModified,
 )
@@ -27,7 +28,7 @@ from registrar.core.events import (
 @dataclass(frozen=True)
 class WorkItem:
     volume_id: str
-    reason: str  # what was seen: created, tagged, untagged, deleted, available, modified,
+    reason: str  # what was seen: created, tagged, untagged, deleted, available, modified, detached,
     # sweep, register
     source: str  # cloudtrail, ec2, tag-change, sweep, cli
     principals: tuple[str, ...] = ()  # the caller(s) the event names; () = unknown
@@ -91,6 +92,8 @@ def work_items(event: VolumeEvent | Ignored) -> list[WorkItem]:
         return [WorkItem(event.volume_id, "available", "ec2")]
     if isinstance(event, VolumeModified):
         return [WorkItem(event.volume_id, "modified", "ec2")]
+    if isinstance(event, VolumeDetached):
+        return [WorkItem(event.volume_id, "detached", "cloudtrail")]
     if isinstance(event, VolumeDeleted):
         return [WorkItem(event.volume_id, "deleted", "ec2")]
     if isinstance(event, ScheduledReconcile | Ignored):
