@@ -204,7 +204,12 @@ def _binding(kind: str, role_kind: str, namespace: str | None = None) -> dict[st
 
 def rbac(allowed: Sequence[str], denied: Sequence[str]) -> list[dict[str, Any]]:
     """ClusterRole + binding; with a finite allowed list, plus a Role + binding per namespace."""
-    cluster_rules = [_rule("persistentvolumes", PV_VERBS)]
+    cluster_rules = [
+        _rule("persistentvolumes", PV_VERBS),
+        # Whether a grown claim's class allows expansion; which instances are the nodes.
+        {"apiGroups": ["storage.k8s.io"], "resources": ["storageclasses"], "verbs": ["get"]},
+        _rule("nodes", ["list"]),
+    ]
     if is_finite(allowed):
         cluster_rules.append(_rule("persistentvolumeclaims", ["list"]))
     else:

@@ -57,12 +57,19 @@ CSI_IDENTITIES = ("pod-identity", "irsa")
 # leave a self-managed driver's fields alone (creation fails on a conflict), OVERWRITE resets them
 # to the add-on's defaults; on update PRESERVE keeps fields edited on the cluster.
 RESOLVE_CONFLICTS = ("PRESERVE", "NONE", "OVERWRITE")
+# The EBS CSI driver's managed policy by csiDriverPolicy. cluster-scoped (driver v1.58+) acts
+# only on volumes whose tag `ebs.csi.aws.com/cluster-name` equals the principal tag
+# `eks-cluster-name` (AWS Managed Policy reference, AmazonEBSCSIDriverEKSClusterScopedPolicy;
+# kubernetes-sigs/aws-ebs-csi-driver docs/AmazonEBSCSIDriverEKSClusterScopedPolicy.json).
 CSI_POLICIES = {
     "v2": "AmazonEBSCSIDriverPolicyV2",
     "classic": "service-role/AmazonEBSCSIDriverPolicy",
+    "cluster-scoped": "AmazonEBSCSIDriverEKSClusterScopedPolicy",
 }
+CSI_POLICY = contract.one_of(*CSI_POLICIES)
 # The stack's keys whose rule is not read from their default's type (true/false, count).
 STACK_RULES: dict[str, contract.Rule[Any]] = {
+    "csiDriverPolicy": CSI_POLICY,
     "csiDriverKmsKeyArns": contract.KMS_KEY_ARNS,
     "kubernetesVersion": contract.KUBERNETES_VERSION,
     "queueMaxConcurrency": contract.QUEUE_CONCURRENCY,
@@ -237,9 +244,7 @@ class RegistrarConfig:
         identity = str(get("csiDriverIdentity"))
         if identity not in CSI_IDENTITIES:
             raise ConfigError(f"csiDriverIdentity must be one of {CSI_IDENTITIES}")
-        policy = str(get("csiDriverPolicy"))
-        if policy not in CSI_POLICIES:
-            raise ConfigError(f"csiDriverPolicy must be one of {tuple(CSI_POLICIES)}")
+        policy = CSI_POLICY.parse(contract.as_text(get("csiDriverPolicy")))  # checked above
         install_csi = _bool(get("installCsiDriver"))
         oidc = str(get("oidcProviderArn")).strip()
         if install_csi and identity == "irsa" and not oidc:

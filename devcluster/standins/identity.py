@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import botocore.session
@@ -83,10 +84,14 @@ def create_eks_cluster(name: str, region: str) -> None:
 
 class ControlPlaneDirectory:
     """ClusterDirectory: DescribeCluster in moto (as the registrar's role), with the endpoint
-    and CA replaced by the local control plane's when the name is the plane's cluster."""
+    and CA replaced by a local control plane's when the name is one of the planes' clusters
+    (several planes: one registrar writing to two clusters, as in a blue/green handoff)."""
 
-    def __init__(self, plane: ControlPlane, session: botocore.session.Session) -> None:
-        self._plane = plane
+    def __init__(
+        self, planes: ControlPlane | Sequence[ControlPlane], session: botocore.session.Session
+    ) -> None:
+        listed = (planes,) if isinstance(planes, ControlPlane) else tuple(planes)
+        self._planes = {plane.cluster: plane for plane in listed}
         self._eks: Any = session.create_client("eks")
         self.region = str(self._eks.meta.region_name)
 
@@ -95,21 +100,27 @@ class ControlPlaneDirectory:
         status = answer.get("cluster", {}).get("status")
         if status != "ACTIVE":
             raise TransientError(f"DescribeCluster {name}: status {status}")
-        if name != self._plane.cluster:
+        plane = self._planes.get(name)
+        if plane is None:
             raise TransientError(f"DescribeCluster {name}: no local control plane for it")
-        return ClusterInfo(
-            name=name, endpoint=self._plane.url, ca_pem=self._plane.ca_pem, region=self.region
-        )
+        return ClusterInfo(name=name, endpoint=plane.url, ca_pem=plane.ca_pem, region=self.region)
 
 
 def wiring_for(
-    plane: ControlPlane, region: str, credentials: Credentials, settings: Settings | None = None
+    plane: ControlPlane,
+    region: str,
+    credentials: Credentials,
+    settings: Settings | None = None,
+    *,
+    also: Sequence[ControlPlane] = (),
 ) -> Wiring:
     """registrar.wiring.wire as the Lambda calls it, handed the role's credentials and the local
-    directory; by default the plane's cluster is the only one."""
+    directory; by default the plane's cluster is the only one. `also`: further planes it
+    reaches by their cluster names (allowed too; the default cluster stays `plane`'s)."""
     session = role_session(credentials, region)
     settings = settings or Settings(
-        default_cluster=plane.cluster, allowed_clusters=(plane.cluster,)
+        default_cluster=plane.cluster,
+        allowed_clusters=(plane.cluster, *(other.cluster for other in also)),
     )
-    directory = ControlPlaneDirectory(plane, session)
+    directory = ControlPlaneDirectory((plane, *also), session)
     return wire(settings, region, session=lambda: session, directory=directory)

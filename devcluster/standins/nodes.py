@@ -26,9 +26,10 @@ def node_name(zone: str) -> str:
     return f"node-{zone}"
 
 
-def node_manifest(zone: str, region: str) -> dict[str, Any]:
-    """A Ready node in `zone`, with the allocatable resources the scheduler checks."""
-    name = node_name(zone)
+def node_manifest(zone: str, region: str, instance_id: str | None = None) -> dict[str, Any]:
+    """A Ready node in `zone`, with the allocatable resources the scheduler checks; with
+    `instance_id`, the node of that EC2 instance (its name and providerID)."""
+    name = instance_id or node_name(zone)
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
         "apiVersion": "v1",
@@ -44,7 +45,7 @@ def node_manifest(zone: str, region: str) -> dict[str, Any]:
                 EBS_CSI_ZONE_LABEL: zone,
             },
         },
-        "spec": {"providerID": f"aws:///{zone}/{name}"},
+        "spec": {"providerID": f"aws:///{zone}/{name}"},  # an instance id, when given one
         # The API server takes a node's status on create (kube-apiserver's node strategy).
         "status": {
             "capacity": CAPACITY,
@@ -63,15 +64,17 @@ def node_manifest(zone: str, region: str) -> dict[str, Any]:
     }
 
 
-def add_zone_node(plane: ControlPlane, zone: str, region: str) -> str:
-    """Creates the node of `zone` (or leaves it as it is) and returns its name.
+def add_zone_node(
+    plane: ControlPlane, zone: str, region: str, instance_id: str | None = None
+) -> str:
+    """Creates the node of `zone` (or of `instance_id`), or leaves it as it is; returns its name.
 
     The TaintNodesByCondition admission plugin gives every new node the taint
     `node.kubernetes.io/not-ready:NoSchedule`; the node lifecycle controller removes it once
     the kubelet reports Ready. Neither runs here, so it is removed right away; nothing adds
     it again (that plugin acts on create only, and there is no node lifecycle controller).
     """
-    manifest = node_manifest(zone, region)
+    manifest = node_manifest(zone, region, instance_id)
     name = str(manifest["metadata"]["name"])
     existing = plane.admin_request("GET", "/api/v1/nodes")["items"]
     if name not in {node["metadata"]["name"] for node in existing}:

@@ -22,6 +22,7 @@ from registrar.core import tags as t
 from registrar.core.models import VolumeFacts
 from registrar.core.planner import Plan, plan_volume, registered_status
 from registrar.core.settings import Settings
+from registrar.core.status import status_tags
 
 SETTINGS = Settings(default_cluster="prod", allowed_clusters=("prod",))
 PLURALS = {"PersistentVolume": "v1/persistentvolumes", "PersistentVolumeClaim":
@@ -125,7 +126,7 @@ def volume_tags(index: int) -> dict[str, str]:
         VolumeFacts("vol-0", 1, "us-east-1a", "gp3", tags=tags), SETTINGS
     )
     assert isinstance(probe, Plan)
-    return tags | {t.STATUS_TAG: registered_status(probe), t.CSI_CLUSTER_TAG: "true"}
+    return tags | status_tags(registered_status(probe), probe.cluster, SETTINGS.csi_driver)
 
 
 def objects_for(created: dict[str, Any]) -> list[dict[str, Any]]:

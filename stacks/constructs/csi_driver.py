@@ -21,6 +21,7 @@ KMS_KEY_ACTIONS = (
     "kms:GenerateDataKeyWithoutPlaintext",
     "kms:DescribeKey",
 )
+CLUSTER_NAME_PRINCIPAL_TAG = "eks-cluster-name"
 
 
 class CsiDriver(Construct):
@@ -58,6 +59,11 @@ class CsiDriver(Construct):
             # DeleteAddon, preserve: "If an IAM account is associated with the add-on, it isn't
             # removed"), so the role stays too; its permissions live inside it.
             self.role.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+        if policy == "cluster-scoped":
+            # Its conditions compare the volume's ebs.csi.aws.com/cluster-name with the principal
+            # tag eks-cluster-name: Pod Identity sets it as a session tag, IRSA sets none, so
+            # the role carries it.
+            cdk.Tags.of(self.role).add(CLUSTER_NAME_PRINCIPAL_TAG, cluster_name)
         self.addon = eks.CfnAddon(
             self,
             "Addon",

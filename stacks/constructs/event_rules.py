@@ -50,15 +50,21 @@ def event_patterns() -> dict[str, dict[str, Any]]:
                 "tagSet": {"items": {"key": list(INPUT_TAG_KEYS)}},
             },
         ),
-        "CloudTrailDeleteVolume": _cloudtrail(["DeleteVolume"], {"volumeId": VOLUME_ID}),
+        # DetachVolume: a volume waiting for its detach (attached elsewhere, moving to another
+        # cluster) goes on at once instead of at the next sweep.
+        "CloudTrailDeleteVolume": _cloudtrail(
+            ["DeleteVolume", "DetachVolume"], {"volumeId": VOLUME_ID}
+        ),
         # No tags in these: the handler looks the volume up. A failed createVolume is
         # left out on purpose (the handler ignores it; invoking it would only cost).
         "EbsVolumeNotification": {
             "source": ["aws.ec2"],
             "detail-type": ["EBS Volume Notification"],
             "detail": {
-                "event": ["createVolume", "deleteVolume"],
-                "result": ["available", "deleted"],
+                # modifyVolume: a grown volume's PV follows (its result is the modification's
+                # state; `failed` is left out like a failed createVolume).
+                "event": ["createVolume", "deleteVolume", "modifyVolume"],
+                "result": ["available", "deleted", "optimizing", "completed"],
             },
         },
         "TagChangeOnVolume": {

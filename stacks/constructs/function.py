@@ -31,6 +31,7 @@ WRITTEN_TAG_KEYS = contract.WRITTEN_TAG_KEYS
 # volumes carrying it), and only with an allowed cluster's name as its value.
 AUTO_MODE_CSI_DRIVER = contract.AUTO_MODE_CSI_DRIVER
 EKS_CLUSTER_NAME_TAG = contract.EKS_CLUSTER_NAME_TAG
+CSI_CLUSTER_NAME_TAG = contract.CSI_CLUSTER_NAME_TAG
 # The larger measured peak is the hourly sweep of 10,000 volumes from the built asset: 50.9 MiB
 # RSS (a registration: 39 MiB; bench/README.md, "Memory and the function's memory setting").
 # 256 MB leaves 4.8x that, and its CPU share (CPU scales with memory) keeps that sweep's ~2.7 s
@@ -91,6 +92,19 @@ class RegistrarFunction(Construct):
                     stack.format_arn(service="ec2", resource="volume", resource_name="vol-*")
                 ],
                 conditions=_tag_conditions(config),
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="UntagReleasedVolumes",
+                actions=[contract.iam_action("ec2", "DeleteTags")],
+                resources=[
+                    stack.format_arn(service="ec2", resource="volume", resource_name="vol-*")
+                ],
+                conditions={
+                    "ForAllValues:StringEquals": {"aws:TagKeys": list(contract.REMOVED_TAG_KEYS)},
+                    "Null": {"aws:TagKeys": "false"},
+                },
             )
         )
         if config.settings.looks_up_callers:
@@ -167,10 +181,14 @@ def _tag_conditions(config: RegistrarConfig) -> dict[str, Any]:
         # ForAllValues is true on an empty key set: demand tag keys are present.
         "Null": {"aws:TagKeys": "false"},
     }
+    # A cluster-name tag may name an allowed cluster only.
+    named = [CSI_CLUSTER_NAME_TAG]
     if config.csi_driver == AUTO_MODE_CSI_DRIVER:
         keys.append(EKS_CLUSTER_NAME_TAG)
-        request_tag = f"aws:RequestTag/{EKS_CLUSTER_NAME_TAG}"
-        conditions["StringEqualsIfExists"] = {request_tag: list(config.allowed_clusters)}
+        named.append(EKS_CLUSTER_NAME_TAG)
+    conditions["StringEqualsIfExists"] = {
+        f"aws:RequestTag/{key}": list(config.allowed_clusters) for key in named
+    }
     return conditions
 
 

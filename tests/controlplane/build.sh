@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the test control plane (embedded etcd + kube-apiserver + PV binder + kube-scheduler
-# and the Deployment controllers)
+# and the Deployment and StatefulSet controllers)
 # once per Kubernetes version and source hash, cached under
 # ${XDG_CACHE_HOME:-~/.cache}/ebs-pv-registrar/controlplane-<version>-<hash>/.
 # Prints progress on stderr and the binary's path on stdout. A cache hit is instant.

@@ -1,6 +1,7 @@
 // Command controlplane is a test-only Kubernetes control plane in one process:
 // an embedded etcd, kube-apiserver and the PersistentVolume binder controller, plus
-// kube-scheduler and the controllers a Deployment needs (scheduler.go, workloads.go).
+// kube-scheduler, the controllers a Deployment or a StatefulSet needs (scheduler.go,
+// workloads.go) and the claim and PV protection controllers (protection.go).
 // There is no kubelet: nodes are API objects, pods are scheduled but never run.
 //
 //	controlplane -etcd-dir DIR -etcd-client-url http://127.0.0.1:P -etcd-peer-url http://127.0.0.1:Q \
@@ -53,6 +54,7 @@ func run(etcdDir, clientURL, peerURL, kubeconfig string, apiserverArgs []string)
 	go runPVController(ctx, kubeconfig)
 	go runScheduler(ctx, kubeconfig)
 	go runWorkloadControllers(ctx, kubeconfig)
+	go runProtectionControllers(ctx, kubeconfig)
 	fmt.Fprintln(os.Stderr, "controlplane: etcd ready, starting kube-apiserver")
 	if err := cmd.Execute(); err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("kube-apiserver: %w", err)

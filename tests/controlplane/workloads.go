@@ -22,12 +22,14 @@ import (
 	"k8s.io/kubernetes/pkg/controller/garbagecollector"
 	"k8s.io/kubernetes/pkg/controller/replicaset"
 	"k8s.io/kubernetes/pkg/controller/serviceaccount"
+	"k8s.io/kubernetes/pkg/controller/statefulset"
 )
 
-// runWorkloadControllers runs the kube-controller-manager controllers a Deployment needs:
-// deployment and replicaset (a Deployment gets its pods), serviceaccount (the `default`
-// account that the ServiceAccount admission plugin requires of every pod) and the garbage
-// collector (deleting a Deployment deletes its ReplicaSets and pods). There is no kubelet:
+// runWorkloadControllers runs the kube-controller-manager controllers a Deployment or a
+// StatefulSet needs: deployment and replicaset (a Deployment gets its pods), statefulset (its
+// pods, and a claim per volumeClaimTemplate and ordinal unless that claim exists already),
+// serviceaccount (the `default` account that the ServiceAccount admission plugin requires of
+// every pod) and the garbage collector (deleting a Deployment deletes its ReplicaSets and pods). There is no kubelet:
 // pods are scheduled, never run; finishPodDeletions stands in for the kubelet's last step.
 func runWorkloadControllers(ctx context.Context, kubeconfig string) {
 	config := waitForAPIServer(ctx, kubeconfig)
@@ -43,6 +45,8 @@ func runWorkloadControllers(ctx context.Context, kubeconfig string) {
 	}
 	replicaSets := replicaset.NewReplicaSetController(
 		ctx, apps.ReplicaSets(), core.Pods(), client, replicaset.BurstReplicas)
+	statefulSets := statefulset.NewStatefulSetController(ctx, core.Pods(), apps.StatefulSets(),
+		core.PersistentVolumeClaims(), apps.ControllerRevisions(), client)
 	accounts, err := serviceaccount.NewServiceAccountsController(logger,
 		core.ServiceAccounts(), core.Namespaces(), client,
 		serviceaccount.DefaultServiceAccountsControllerOptions())
@@ -72,7 +76,8 @@ func runWorkloadControllers(ctx context.Context, kubeconfig string) {
 	go collector.Sync(ctx, client.Discovery(), gcSyncPeriod)
 	go accounts.Run(ctx, 1)
 	go replicaSets.Run(ctx, 2)
-	fmt.Fprintln(os.Stderr, "controlplane: deployment, replicaset, serviceaccount and garbage collector controllers started")
+	go statefulSets.Run(ctx, 2)
+	fmt.Fprintln(os.Stderr, "controlplane: deployment, replicaset, statefulset, serviceaccount and garbage collector controllers started")
 	deployments.Run(ctx, 2)
 }
 

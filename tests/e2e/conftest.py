@@ -87,6 +87,29 @@ def control_plane(
         plane.stop()
 
 
+GREEN = "registrar-e2e-green"
+
+
+@pytest.fixture(scope="module")
+def green_plane(
+    control_plane: ControlPlane,
+    tls: Tls,
+    moto_endpoint: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ControlPlane]:
+    """A second cluster beside `control_plane` (blue), for tests of two clusters: its own
+    etcd, API server, controllers and token webhook (which accepts only tokens for its
+    cluster name), the same TLS and moto, the access model applied. Module-scoped: two planes
+    run only while such a module runs."""
+    plane = ControlPlane(tmp_path_factory.mktemp("green"), tls, moto_endpoint, GREEN)
+    try:
+        plane.start(build_binary())
+        access.apply(plane, KUBECTL)
+        yield plane
+    finally:
+        plane.stop()
+
+
 def kubectl(
     plane: ControlPlane, *args: str, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:

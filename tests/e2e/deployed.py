@@ -11,6 +11,7 @@ function's requests reach the webhook only now and then.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
@@ -66,10 +67,16 @@ class DeployedFunction:
 
     @classmethod
     def build(
-        cls, plane: ControlPlane, credentials: Credentials, settings: Settings | None = None
+        cls,
+        plane: ControlPlane,
+        credentials: Credentials,
+        settings: Settings | None = None,
+        *,
+        also: Sequence[ControlPlane] = (),
     ) -> DeployedFunction:
-        """`settings`: by default the plane's cluster is the only one."""
-        wired = wiring_for(plane, REGION, credentials, settings)
+        """`settings`: by default the plane's cluster is the only one (with `also`: those
+        planes' clusters are allowed too, the default stays `plane`'s)."""
+        wired = wiring_for(plane, REGION, credentials, settings, also=also)
         clusters = CountingConnector(wired.clusters)
         wired = replace(wired, clusters=clusters)
         registrar = wired.registrar()

@@ -26,8 +26,15 @@ def documents(text: str) -> list[dict[str, Any]]:
 
 
 def rights(rules: list[dict[str, Any]]) -> dict[str, set[str]]:
-    assert all(rule["apiGroups"] == [""] for rule in rules)
+    """Verbs by resource; only storage classes are outside the core group."""
+    for rule in rules:
+        group = ["storage.k8s.io"] if rule["resources"] == ["storageclasses"] else [""]
+        assert rule["apiGroups"] == group, rule
     return {r: set(rule["verbs"]) for rule in rules for r in rule["resources"]}
+
+
+# Read only (issue 22): whether a grown claim's class expands; which instances are nodes.
+READS = {"storageclasses": {"get"}, "nodes": {"list"}}
 
 
 def test_shipped_files_are_the_rendered_defaults() -> None:
@@ -61,6 +68,7 @@ def test_cluster_mode_rbac() -> None:
         "persistentvolumes": USED,
         "persistentvolumeclaims": USED,
         "events": {"create"},
+        **READS,
     }
     assert binding["kind"] == "ClusterRoleBinding"
     assert binding["roleRef"]["name"] == role["metadata"]["name"]
@@ -74,6 +82,7 @@ def test_namespaced_mode_rbac_has_a_role_per_allowed_namespace() -> None:
     assert rights(cluster_role["rules"]) == {
         "persistentvolumes": USED,
         "persistentvolumeclaims": {"list"},
+        **READS,
     }
     assert cluster_binding["kind"] == "ClusterRoleBinding"
     roles = {d["metadata"]["namespace"]: d for d in namespaced if d["kind"] == "Role"}

@@ -45,6 +45,7 @@ def test_statement_inventory(minimal: Synth) -> None:
     actions = sorted(a for s in registrar_statements(minimal) for a in as_list(s["Action"]))
     assert actions == [
         "ec2:CreateTags",
+        "ec2:DeleteTags",
         "ec2:DescribeVolumes",
         "eks:DescribeCluster",
         "logs:CreateLogStream",
@@ -76,9 +77,26 @@ def test_create_tags_only_on_volumes_and_only_our_keys(minimal: Synth) -> None:
         "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:volume/vol-*"
     )
     assert statement["Condition"] == {
-        "ForAllValues:StringEquals": {"aws:TagKeys": ["k8s-pv-status", "ebs.csi.aws.com/cluster"]},
+        "ForAllValues:StringEquals": {"aws:TagKeys": [
+            "k8s-pv-status", "ebs.csi.aws.com/cluster", "ebs.csi.aws.com/cluster-name"]},
         "Null": {"aws:TagKeys": "false"},
+        # The cluster-scoped CSI policy's tag names an allowed cluster, never another.
+        "StringEqualsIfExists": {"aws:RequestTag/ebs.csi.aws.com/cluster-name": ["demo"]},
     }
+
+
+def test_delete_tags_only_the_cluster_name_tags(minimal: Synth) -> None:
+    statement = by_sid(minimal, "UntagReleasedVolumes")
+    assert statement["Action"] == "ec2:DeleteTags"
+    assert arn_text(statement["Resource"]) == (
+        "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:volume/vol-*"
+    )
+    assert statement["Condition"] == {
+        "ForAllValues:StringEquals": {
+            "aws:TagKeys": ["ebs.csi.aws.com/cluster-name", "eks:eks-cluster-name"]
+        },
+        "Null": {"aws:TagKeys": "false"},
+    }  # fmt: skip
 
 
 def test_auto_mode_may_also_write_the_cluster_name_tag_with_an_allowed_cluster(
@@ -89,10 +107,13 @@ def test_auto_mode_may_also_write_the_cluster_name_tag_with_an_allowed_cluster(
     statement = by_sid(auto, "TagVolumesWithStatus")
     assert statement["Condition"] == {
         "ForAllValues:StringEquals": {
-            "aws:TagKeys": ["k8s-pv-status", "ebs.csi.aws.com/cluster", "eks:eks-cluster-name"]
+            "aws:TagKeys": ["k8s-pv-status", "ebs.csi.aws.com/cluster",
+                            "ebs.csi.aws.com/cluster-name", "eks:eks-cluster-name"]
         },
         "Null": {"aws:TagKeys": "false"},
-        "StringEqualsIfExists": {"aws:RequestTag/eks:eks-cluster-name": ["demo", "staging"]},
+        "StringEqualsIfExists": {
+            "aws:RequestTag/ebs.csi.aws.com/cluster-name": ["demo", "staging"],
+            "aws:RequestTag/eks:eks-cluster-name": ["demo", "staging"]},
     }
 
 

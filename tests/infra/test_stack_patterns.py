@@ -43,6 +43,8 @@ VARIANT_EXPECTED: dict[str, str | None] = {
     "tag-change-reclaim-policy.json": "TagChangeOnVolume",
     "tag-change-pv-removed.json": "TagChangeOnVolume",
     "ebs-attach-volume.json": None,
+    # A detach lets a volume waiting for it go on (attached elsewhere, moving between clusters).
+    "cloudtrail-detach-volume.json": "CloudTrailDeleteVolume",
     "scheduled-event.json": None,
 }
 

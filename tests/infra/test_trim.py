@@ -37,6 +37,7 @@ facts = volumes.describe_volume(volume_id)
 tagged = sorted(v.volume_id for v in volumes.tagged_volumes())  # the DescribeVolumes paginator
 existing = sorted(volumes.existing_ids([volume_id, "vol-00000000000000000"]))
 volumes.write_status(volume_id, {"k8s-pv-status": "registered"})
+volumes.remove_tags(volume_id, ["ebs.csi.aws.com/cluster-name"])
 cluster = aws.EksDirectory("us-east-1", session).describe_cluster("prod")
 credentials = aws.assume_role_credentials(role_arn, "us-east-1", session)
 writers = aws.CloudTrailIdentities("us-east-1", session).who_set(tagged_id, ["k8s-pv"])
@@ -64,7 +65,7 @@ print(json.dumps({
 
 def test_the_registrar_declares_its_aws_operations() -> None:
     assert {
-        "ec2": {"DescribeVolumes", "CreateTags"},
+        "ec2": {"DescribeVolumes", "CreateTags", "DeleteTags"},
         "eks": {"DescribeCluster"},
         "sts": {"AssumeRole"},
         "cloudtrail": {"LookupEvents"},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from botocore.exceptions import ClientError
 
@@ -44,6 +46,30 @@ def test_write_status_writes_the_given_tags_in_one_call(ec2: object) -> None:
     Ec2Volumes("us-east-1").write_status(volume_id, wanted)
     tags = Ec2Volumes("us-east-1").describe_volume(volume_id).tags
     assert {key: tags[key] for key in wanted} == wanted
+
+
+def test_remove_tags_removes_those_keys_only(ec2: object) -> None:
+    volume_id = _volume(ec2, {"k8s-pv": "data", "ebs.csi.aws.com/cluster-name": "blue"})
+    gateway = Ec2Volumes("us-east-1")
+    gateway.remove_tags(volume_id, ["ebs.csi.aws.com/cluster-name", "eks:eks-cluster-name"])
+    assert gateway.describe_volume(volume_id).tags == {"k8s-pv": "data"}
+
+
+def test_attachments_are_the_instances_holding_the_volume(ec2: Any) -> None:
+    volume_id = _volume(ec2, {"k8s-pv": "data"})
+    image = ec2.describe_images()["Images"][0]["ImageId"]
+    placement = {"AvailabilityZone": "us-east-1b"}
+    [instance] = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1,
+                                   Placement=placement)["Instances"]  # fmt: skip
+    gateway = Ec2Volumes("us-east-1")
+    assert gateway.describe_volume(volume_id).attached_to == ()
+    ec2.attach_volume(VolumeId=volume_id, InstanceId=instance["InstanceId"], Device="/dev/sdf")
+    try:
+        assert gateway.describe_volume(volume_id).attached_to == (instance["InstanceId"],)
+    finally:  # moto is shared: other modules delete every volume they find
+        ec2.detach_volume(VolumeId=volume_id, InstanceId=instance["InstanceId"])
+        ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])
+    assert gateway.describe_volume(volume_id).attached_to == ()
 
 
 def test_tagged_volumes_lists_only_tagged_ones(ec2: object) -> None:

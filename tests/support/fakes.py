@@ -134,6 +134,7 @@ class FakeVolumes:
     def __init__(self, *volumes: VolumeFacts) -> None:
         self.volumes = {v.volume_id: v for v in volumes}
         self.writes: list[tuple[str, dict[str, str]]] = []
+        self.removals: list[tuple[str, tuple[str, ...]]] = []
         self.describes = 0
 
     def describe_volume(self, volume_id: str) -> VolumeFacts:
@@ -152,6 +153,13 @@ class FakeVolumes:
     def write_status(self, volume_id: str, tags: Mapping[str, str]) -> None:
         self.writes.append((volume_id, dict(tags)))
         self.retag(volume_id, **tags)
+
+    def remove_tags(self, volume_id: str, keys: Collection[str]) -> None:
+        self.removals.append((volume_id, tuple(keys)))
+        volume = self.volumes.get(volume_id)
+        if volume is not None:
+            kept = {k: v for k, v in volume.tags.items() if k not in keys}
+            self.volumes[volume_id] = replace(volume, tags=kept)
 
     def tags(self, volume_id: str) -> Mapping[str, str]:
         return self.volumes[volume_id].tags

@@ -44,12 +44,12 @@ def world(
 # --- status tags ---------------------------------------------------------------------------
 
 
-def test_registered_volume_gets_the_csi_cluster_tag() -> None:
+def test_registered_volume_gets_the_csi_cluster_tags() -> None:
     registrar, volumes, _ = world({"k8s-pv": "data"})
     assert registrar.register(VOL).result == "registered"
     assert volumes.writes == [
         (VOL, {"k8s-pv-status": "registered prod/data -> default/data",
-               "ebs.csi.aws.com/cluster": "true"}),
+               "ebs.csi.aws.com/cluster": "true", "ebs.csi.aws.com/cluster-name": "prod"}),
     ]  # fmt: skip
 
 
@@ -89,10 +89,11 @@ def test_auto_mode_tag_missing_on_an_older_registration_is_written() -> None:
     ("status", "driver", "expected"),
     [
         ("registered prod/a", "ebs.csi.aws.com",
-         {"k8s-pv-status": "registered prod/a", "ebs.csi.aws.com/cluster": "true"}),
+         {"k8s-pv-status": "registered prod/a", "ebs.csi.aws.com/cluster": "true",
+          "ebs.csi.aws.com/cluster-name": "prod"}),
         ("registered prod/a", "ebs.csi.eks.amazonaws.com",
          {"k8s-pv-status": "registered prod/a", "ebs.csi.aws.com/cluster": "true",
-          "eks:eks-cluster-name": "prod"}),
+          "ebs.csi.aws.com/cluster-name": "prod", "eks:eks-cluster-name": "prod"}),
         ("error: k8s-pv: x", "ebs.csi.eks.amazonaws.com", {"k8s-pv-status": "error: k8s-pv: x"}),
         ("unmanaged prod/a: k8s-pv tag removed", "ebs.csi.aws.com",
          {"k8s-pv-status": "unmanaged prod/a: k8s-pv tag removed"}),

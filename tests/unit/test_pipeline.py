@@ -28,7 +28,8 @@ SETTINGS = Settings(default_cluster="prod", allowed_clusters=("prod",))
 VOL, OTHER = "vol-0000000000000000a", "vol-0000000000000000b"
 ADMIN = "arn:aws:iam::111122223333:role/PlatformAdmin"  # the samples' session issuer
 TRAIL = replace(SETTINGS, allowed_principals=(ADMIN,), unverified_events="cloudtrail")
-REGISTERED = {t.STATUS_TAG: "registered prod/data -> default/data", t.CSI_CLUSTER_TAG: "true"}
+REGISTERED = {t.STATUS_TAG: "registered prod/data -> default/data", t.CSI_CLUSTER_TAG: "true",
+              t.CSI_CLUSTER_NAME_TAG: "prod"}
 
 
 def objects_of(tags: dict[str, str], size: int = 10) -> list[Manifest]:
@@ -66,11 +67,16 @@ CASES: dict[str, tuple[State, Expected]] = {
             Expected("registered", REGISTERED[t.STATUS_TAG], ["data"], ["data"])),
     "in sync": (State({"k8s-pv": "data", **REGISTERED}, objects_of({"k8s-pv": "data"})),
                 Expected("unchanged", REGISTERED[t.STATUS_TAG], ["data"], ["data"])),
-    # Decided: our PV of a grown volume is drift, never overwritten and never an error; the
-    # registered status stays (issue 22 will follow the growth).
+    # Issue 22: the PV of a grown volume follows it, and the status says so; a volume smaller
+    # than its PV is a size it cannot have: reported, never written.
     "grown 10 -> 20 GiB": (
         State({"k8s-pv": "data", **REGISTERED}, objects_of({"k8s-pv": "data"}), size=20),
-        Expected("drift", REGISTERED[t.STATUS_TAG], ["data"], ["data"])),
+        Expected("registered", REGISTERED[t.STATUS_TAG] + " (grown 10Gi -> 20Gi)",
+                 ["data"], ["data"])),
+    "shrunk 10 -> 5 GiB": (
+        State({"k8s-pv": "data", **REGISTERED}, objects_of({"k8s-pv": "data"}), size=5),
+        Expected("drift", "error: size: volume is 5Gi, its PV says 10Gi: an EBS volume never "
+                 "shrinks; PV left as it is", ["data"], ["data"])),
     "claim tag changed": (
         State({"k8s-pv": "data", "k8s-pvc": "other", **REGISTERED}, objects_of({"k8s-pv": "data"})),
         Expected("drift", REGISTERED[t.STATUS_TAG], ["data"], ["data"])),

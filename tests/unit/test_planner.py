@@ -294,12 +294,15 @@ def test_planner_is_deterministic() -> None:
     assert plan(tags) == plan(dict(reversed(list(tags.items()))))
 
 
-def test_a_volume_registered_in_another_cluster_is_refused() -> None:
-    tags = {"k8s-pv": "data", "k8s-pv-status": "registered staging/data -> default/data"}
+def test_a_volume_registered_in_a_cluster_not_managed_here_is_refused() -> None:
+    tags = {"k8s-pv": "data", "k8s-pv-status": "registered elsewhere/data -> default/data"}
     with pytest.raises(InvalidInputError) as caught:
         plan_volume(facts(tags=tags), SETTINGS)
     assert caught.value.field == "k8s-cluster"
-    assert "already registered in cluster 'staging'" in caught.value.rule
+    assert "already registered in cluster 'elsewhere'" in caught.value.rule
+    # From a cluster this deployment manages it moves (core/decision.py: the handoff).
+    managed = {"k8s-pv": "data", "k8s-pv-status": "registered staging/data -> default/data"}
+    assert isinstance(plan_volume(facts(tags=managed), SETTINGS), Plan)
     same = {"k8s-pv": "data", "k8s-pv-status": "registered prod/data -> default/data"}
     assert isinstance(plan_volume(facts(tags=same), SETTINGS), Plan)
     failed = {"k8s-pv": "data", "k8s-pv-status": "error: k8s-pvc: bad"}

@@ -55,7 +55,8 @@ def test_a_dry_run_writes_nothing() -> None:
 def test_an_in_sync_fleet_costs_one_listing_and_no_write() -> None:
     volume = facts(VOL)
     volumes, kube = FakeVolumes(volume), FakeKube(objects_for(VOL, "data"))
-    registered = {t.STATUS_TAG: "registered prod/data -> default/data", t.CSI_CLUSTER_TAG: "true"}
+    registered = {t.STATUS_TAG: "registered prod/data -> default/data", t.CSI_CLUSTER_TAG: "true",
+                  t.CSI_CLUSTER_NAME_TAG: "prod"}
     volumes.retag(VOL, **registered)
     assert sweep(volumes, kube) == {VOL: "unchanged"}
     assert [verb for verb, *_ in kube.requests] == ["list", "list"]

@@ -254,9 +254,11 @@ def test_a_scheduled_event_reconciles_every_managed_cluster() -> None:
 
 def test_register_from_the_command_line_takes_the_cluster_given() -> None:
     settings = Settings(allowed_clusters=("prod", "dev"))
-    service, _, kube = wired(facts(VOL), settings=settings)
+    kube, dev = FakeKube(), FakeKube()
+    service = Registrar(settings, FakeVolumes(facts(VOL)), FakeClusters(prod=kube, dev=dev))
     outcome = service.register(VOL, "prod")
     assert outcome.result == "registered" and kube.names("PersistentVolume") == ["data"]
+    assert dev.names("PersistentVolume") == []  # looked at (a handoff's source?), not written
 
 
 def test_an_unreachable_private_endpoint_settles_the_volume_with_the_fix() -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from typing import Any
 
 from registrar.core.decision import Decision, decide
@@ -23,7 +24,8 @@ def registered(volume_id: str = VOL, **tags: str) -> tuple[Any, Plan]:
     all_tags = {"k8s-pv": "data", **tags}
     plan = plan_volume(facts(volume_id, tags=all_tags), SETTINGS)
     assert isinstance(plan, Plan)
-    all_tags |= {"k8s-pv-status": registered_status(plan), "ebs.csi.aws.com/cluster": "true"}
+    all_tags |= {"k8s-pv-status": registered_status(plan), "ebs.csi.aws.com/cluster": "true",
+                 "ebs.csi.aws.com/cluster-name": "prod"}
     return facts(volume_id, tags=all_tags), plan
 
 
@@ -74,12 +76,12 @@ def test_stale_status_tag_is_rewritten() -> None:
     assert decision.status == "registered prod/data -> default/data"
 
 
-def test_grown_volume_is_drift() -> None:
+def test_grown_volume_grows_its_pv() -> None:
     volume, plan = registered()
     grown = facts(VOL, tags=volume.tags, size_gib=20)
     row = sweep([grown], [stored(o) for o in plan.items])[0]
-    assert row.action == "drift"
-    assert row.detail == "volume is 20Gi, PV says 10Gi (grown by ModifyVolume?)"
+    assert row.action == "registered"
+    assert row.detail.startswith("grown 10Gi -> 20Gi")
 
 
 def test_changed_claim_tag_is_drift_never_a_move() -> None:
@@ -112,14 +114,18 @@ def test_invalid_tags_are_reported_with_their_status() -> None:
     assert status is not None and status.startswith("error: k8s-pv: ")
 
 
-def test_volume_moved_to_another_cluster_is_refused_where_its_pv_is() -> None:
+def test_volume_moved_to_another_managed_cluster_is_a_handoff() -> None:
     volume, plan = registered()
     moved = facts(VOL, tags={**volume.tags, "k8s-cluster": "dev"})
-    rows = sweep([moved], [stored(o) for o in plan.items])
-    assert [(r.action, r.detail) for r in rows] == [
-        ("invalid", "k8s-cluster: already registered in cluster 'prod'; unregister it there first")
-    ]
-    assert sweep([moved], [], cluster="dev")[0].action == "invalid"
+    views = {"dev": ClusterView(), "prod": ClusterView([stored(o) for o in plan.items])}
+    for scope in ("prod", "dev"):  # the sweep of either cluster sees both (clusters_of)
+        decision = decide(sweep_item(VOL, scope), moved, views, SETTINGS)
+        assert decision.result == "registered" and decision.cluster == "dev"
+        assert decision.handoff is not None and decision.handoff[0] == "prod"
+    attached = replace(moved, attached_to=("i-0123abcd",))
+    waiting = decide(sweep_item(VOL, "dev"), attached, views, SETTINGS)
+    assert (waiting.result, waiting.status, waiting.handoff, waiting.plan) == (
+        "pending", "moving prod -> dev: waiting for detach from i-0123abcd", None, None)
 
 
 def test_untagged_volumes_and_foreign_objects_are_left_out() -> None:

@@ -152,7 +152,7 @@ class Ec2Volumes:
     none, with a NextToken ("Pagination in the Amazon EC2 API"); only a missing NextToken ends
     it."""
 
-    AWS_OPERATIONS: ClassVar[Operations] = {"ec2": ("DescribeVolumes", "CreateTags")}
+    AWS_OPERATIONS: ClassVar[Operations] = {"ec2": ("DescribeVolumes", "CreateTags", "DeleteTags")}
 
     def __init__(
         self,
@@ -233,6 +233,13 @@ class Ec2Volumes:
             lambda: self._ec2.create_tags(Resources=[volume_id], Tags=pairs),
         )
 
+    def remove_tags(self, volume_id: str, keys: Collection[str]) -> None:
+        pairs = [{"Key": key} for key in keys]  # no Value: the key goes whatever its value
+        call_aws(
+            f"DeleteTags {volume_id}",
+            lambda: self._ec2.delete_tags(Resources=[volume_id], Tags=pairs),
+        )
+
     def _pages(self, operation: str, **request: Any) -> Iterator[dict[str, Any]]:
         """botocore's paginator: it follows NextToken to the end, through short and empty
         pages; each page's failure leaves as a domain error."""
@@ -259,6 +266,11 @@ def facts_from_description(volume: dict[str, Any]) -> VolumeFacts:
         multi_attach=bool(volume.get("MultiAttachEnabled", False)),
         tags={str(tag["Key"]): str(tag.get("Value", "")) for tag in volume.get("Tags", [])},
         state=str(volume.get("State", "available")),
+        attached_to=tuple(
+            str(a["InstanceId"])
+            for a in volume.get("Attachments", [])
+            if a.get("InstanceId") and a.get("State") != "detached"
+        ),
     )
 
 

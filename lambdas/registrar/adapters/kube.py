@@ -30,11 +30,15 @@ DEFAULT_PAGE_SIZE = 250
 class _Resource:
     plural: str
     namespaced: bool
+    group: str = "/api/v1"
 
 
 _RESOURCES: dict[str, _Resource] = {
     "PersistentVolume": _Resource("persistentvolumes", namespaced=False),
     "PersistentVolumeClaim": _Resource("persistentvolumeclaims", namespaced=True),
+    # Read only: whether a claim's class lets its request grow; which instances are nodes.
+    "StorageClass": _Resource("storageclasses", namespaced=False, group="/apis/storage.k8s.io/v1"),
+    "Node": _Resource("nodes", namespaced=False),
 }
 
 
@@ -130,7 +134,7 @@ def _resource(kind: str) -> _Resource:
 
 
 def _path(res: _Resource, namespace: str | None, name: str | None) -> str:
-    path = "/api/v1"
+    path = res.group
     if res.namespaced and namespace:
         path += f"/namespaces/{quote(namespace, safe='')}"
     path += f"/{res.plural}"

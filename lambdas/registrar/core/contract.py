@@ -276,8 +276,11 @@ WORK_QUEUE_VARIABLE = "REGISTRAR_WORK_QUEUE_URL"
 # Tag keys a user sets, in the order the event rules list them (core/tags.py defines each key).
 INPUT_TAG_KEYS = tags.INPUT_TAG_KEYS
 # What CreateTags may write; EKS Auto Mode's driver adds the cluster name tag.
-WRITTEN_TAG_KEYS = (tags.STATUS_TAG, tags.CSI_CLUSTER_TAG)
+WRITTEN_TAG_KEYS = (tags.STATUS_TAG, tags.CSI_CLUSTER_TAG, tags.CSI_CLUSTER_NAME_TAG)
+# What DeleteTags may remove: the cluster name, when the volume is released.
+REMOVED_TAG_KEYS = tags.CLUSTER_NAME_TAGS
 EKS_CLUSTER_NAME_TAG = tags.EKS_CLUSTER_NAME_TAG
+CSI_CLUSTER_NAME_TAG = tags.CSI_CLUSTER_NAME_TAG
 AUTO_MODE_CSI_DRIVER = tags.AUTO_MODE_CSI_DRIVER
 
 # --- metrics ------------------------------------------------------------------------------------
@@ -314,7 +317,11 @@ FAILED_METRIC = OUTCOME_METRICS["failed"]
 # "in some cases, a single action controls access to more than one operation"), so each is
 # written out. sts:AssumeRole serves the command line's `token --role-arn`, never the function.
 IAM_ACTIONS: Mapping[str, Mapping[str, str]] = {
-    "ec2": {"DescribeVolumes": "ec2:DescribeVolumes", "CreateTags": "ec2:CreateTags"},
+    "ec2": {
+        "DescribeVolumes": "ec2:DescribeVolumes",
+        "CreateTags": "ec2:CreateTags",
+        "DeleteTags": "ec2:DeleteTags",
+    },
     "eks": {"DescribeCluster": "eks:DescribeCluster"},
     "cloudtrail": {"LookupEvents": "cloudtrail:LookupEvents"},
     "sts": {"AssumeRole": "sts:AssumeRole"},

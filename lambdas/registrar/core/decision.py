@@ -10,7 +10,9 @@ One vocabulary, each result one metric (core/contract.py OUTCOME_METRICS):
 - drift: our objects differ from the tags (a grown volume, a changed claim, a renamed PV):
   never overwritten; a rename also says `error: k8s-pv: …` on the volume
 - pending: an allow-list, and no record yet of who tagged it: `pending: …` (never over a
-  `registered` status); the next sweep checks again
+  `registered` status); a volume attached to an instance that is no node of its cluster
+  (`waiting: attached to i-…`, no objects); a claim made bindable again but not bound yet;
+  the next sweep checks again
 - invalid, conflict, refused: a tag or caller breaks a rule, a name or the volume is held by
   an object not ours, the cluster refused for good: `error: …`
 - released: the volume is gone or untagged: our objects deleted or marked `unmanaged`
@@ -26,8 +28,11 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from registrar.core import tags as t
+from registrar.core.attachments import held_elsewhere, waiting_status
+from registrar.core.binding import stale_claim
 from registrar.core.errors import ClusterUnreachableError, InvalidInputError, RegistrarError
 from registrar.core.events import Ignored
+from registrar.core.growth import growth
 from registrar.core.models import Manifest, VolumeFacts
 from registrar.core.objects import ClusterView, conflict_reason, key_of, second_pv_rule
 from registrar.core.planner import Plan, plan_volume, registered_status
@@ -36,6 +41,7 @@ from registrar.core.status import (
     REGISTERED,
     error_status,
     quoted,
+    registered_cluster,
     status_is_current,
     status_tags,
     status_text,
@@ -62,6 +68,10 @@ Action = Literal[
 ]
 SHORT_KIND = {"PersistentVolume": "pv", "PersistentVolumeClaim": "pvc"}
 VOLUME_DELETED = "volume deleted"
+GROWN = "differs in spec.capacity.storage"  # conflict_reason of a PV whose volume was resized
+GROWN_NOTE = "(grown "
+MOVING = "moving "  # the status of a volume moving between clusters: `moving blue -> green: …`
+REBOUND = "stale claim uid cleared: bindable again"
 UNTAGGED = "k8s-pv tag removed"
 NO_CALLER = "the event names no caller; the CloudTrail event of the tagging decides"
 
@@ -97,11 +107,15 @@ class Decision:
     lookup: tuple[str, ...] = ()  # tag keys whose writer CloudTrail must name first
     pv: str = "-"
     pvc: str = "-"
+    grow: str | None = None  # the PV's new capacity (a volume grown by ModifyVolume)
+    rebind: bool = False  # our PV may hold a deleted claim's uid: check it, clear it
+    handoff: tuple[str, Manifest] | None = None  # (source cluster, our PV there) to release first
 
     @property
     def acts(self) -> bool:
         """Something to write or to ask: else the decision is only reported."""
-        return bool(self.plan or self.release or self.status or self.lookup)
+        return bool(self.plan or self.release or self.status or self.lookup or self.grow
+                    or self.rebind or self.handoff)  # fmt: skip
 
 
 def triage(item: WorkItem, settings: Settings) -> Decision | None:
@@ -129,16 +143,25 @@ def may_unregister(item: WorkItem, settings: Settings) -> bool:
 def clusters_of(
     item: WorkItem, volume: VolumeFacts | None, settings: Settings
 ) -> tuple[str, ...]:
-    """The clusters whose view `decide` reads."""
-    if item.source == "sweep" and item.cluster:
-        return (item.cluster,)
+    """The clusters whose view `decide` reads, the one it decides for first. Also the managed
+    cluster the volume's status says it is registered in (or moving from): a PV of ours there
+    means the volume is moving (a handoff)."""
+    sweep = item.cluster if item.source == "sweep" and item.cluster else None
     if volume is None or t.PV_TAG not in volume.tags:
+        if sweep:
+            return (sweep,)
         return settings.clusters if item.reason in ("deleted", "untagged") or volume is None else ()
     try:
         planned = plan_volume(volume, settings, _override(item))
     except InvalidInputError:
-        return ()
-    return (planned.cluster,) if isinstance(planned, Plan) and planned.cluster else ()
+        return (sweep,) if sweep else ()
+    target = planned.cluster if isinstance(planned, Plan) else None
+    if not target:
+        return (sweep,) if sweep else ()
+    status = volume.tags.get(t.STATUS_TAG, "")
+    source = registered_cluster(status) or (status.split()[1] if status.startswith(MOVING) else "")
+    others = [c for c in (target, source) if c in settings.clusters]
+    return tuple(dict.fromkeys([sweep or target, *others]))
 
 
 def decide(
@@ -147,8 +170,11 @@ def decide(
     views: Mapping[str, ClusterView],
     settings: Settings,
     writers: Mapping[str, tuple[str, ...]] | None = None,
+    *,
+    nodes: Mapping[str, frozenset[str]] | None = None,
 ) -> Decision:
-    """`volume` None means EC2 said it does not exist (its own NotFound, or DeleteVolume)."""
+    """`volume` None means EC2 said it does not exist (its own NotFound, or DeleteVolume).
+    `nodes`: the instances of each cluster's nodes, read when the volume is attached."""
     if volume is None or t.PV_TAG not in volume.tags:
         return _release(item, volume, views, settings)
     scope = item.cluster if item.source == "sweep" else None
@@ -168,12 +194,17 @@ def decide(
         ours = _ours(views, scope, volume)
         if not ours:
             return Decision("ignored", "another cluster's volume", cluster=planned.cluster)
-        moved = f"now targets cluster {planned.cluster}; this PV is kept"
-        return Decision("drift", moved, cluster=scope, pv=ours[0]["metadata"]["name"], pvc=pvc)
+        if planned.cluster not in views:  # a cluster this deployment may not write to
+            moved = f"now targets cluster {planned.cluster}; this PV is kept"
+            return Decision("drift", moved, cluster=scope, pv=ours[0]["metadata"]["name"],
+                            pvc=pvc)  # fmt: skip
     refusal = _verify(item, volume, None, settings, stated_only=True)
     if refusal is not None:
         return replace(refusal, cluster=planned.cluster, pvc=pvc)
     view = views[planned.cluster]
+    moving = _moving(views, planned.cluster, volume)
+    if moving is not None:
+        return _hand_off(item, volume, planned, moving, writers=writers, settings=settings)
     holders = view.holders(volume.volume_id)
     taken = second_pv_rule(planned.pv_name, holders)
     if taken is not None:  # one volume, one PV: nothing is written to the cluster
@@ -190,18 +221,107 @@ def decide(
             todo.append(str(desired["kind"]))
             continue
         reason = conflict_reason(desired, existing)
+        if reason is not None and desired["kind"] == "PersistentVolume" and reason == GROWN:
+            return _grown(base, volume, existing, registered_status(planned), settings)
         if reason is not None:
             return _differs(base, volume, (desired, existing), reason)
+    # A claim deleted by its user left our PV Released with its uid: the claim the tags ask
+    # for (again) would stay Pending. A sweep sees our claims; an event does not, so the
+    # executor checks the PV's claimRef against the claim itself.
+    pv_now = view.get(key_of(planned.pv))
+    claim_now = None if planned.pvc is None else view.get(key_of(planned.pvc))
+    rebind = pv_now is not None and planned.pvc is not None and stale_claim(pv_now, claim_now)
     text = registered_status(planned)
-    status = _news(volume, text, planned.cluster, settings)
+    shown = volume.tags.get(t.STATUS_TAG, "")
+    kept = shown if shown.startswith(f"{text} {GROWN_NOTE}") else text  # said at the growth
+    status = _news(volume, kept, planned.cluster, settings)
     if not todo:
-        return replace(base, status=status, detail=text)
-    if view.get(key_of(planned.pv)) is None:  # new to this cluster: who tagged it?
+        return replace(base, status=status, detail=text, rebind=rebind)
+    waiting = None if pv_now is not None else _held(volume, nodes, planned.cluster, settings)
+    if waiting is not None:
+        return replace(base, result=waiting.result, detail=waiting.detail, status=waiting.status)
+    if pv_now is None:  # new to this cluster: who tagged it?
         refusal = _verify(item, volume, writers, settings)
         if refusal is not None:
             return replace(refusal, cluster=planned.cluster, pv=planned.pv_name, pvc=pvc)
     return replace(base, result="registered", detail="missing " + ", ".join(todo),
-                   status=status, plan=planned)  # fmt: skip
+                   status=status, plan=planned, rebind=rebind)  # fmt: skip
+
+
+def _moving(
+    views: Mapping[str, ClusterView], target: str, volume: VolumeFacts
+) -> tuple[str, Manifest] | None:
+    """A PV of ours for the volume in another cluster than the one its tags name."""
+    for cluster, view in views.items():
+        if cluster != target:
+            for pv in view.our_pvs(volume.volume_id):
+                return cluster, pv
+    return None
+
+
+def _held(
+    volume: VolumeFacts,
+    nodes: Mapping[str, frozenset[str]] | None,
+    cluster: str,
+    settings: Settings,
+) -> Decision | None:
+    """A volume new to the cluster but in use by an instance that is none of its nodes waits."""
+    held = held_elsewhere(volume, (nodes or {}).get(cluster, frozenset()))
+    if not held:
+        return None
+    waiting = waiting_status(held, cluster)
+    return Decision("pending", waiting, _news(volume, waiting, None, settings))
+
+
+def _hand_off(
+    item: WorkItem,
+    volume: VolumeFacts,
+    planned: Plan,
+    moving: tuple[str, Manifest],
+    *,
+    writers: Mapping[str, tuple[str, ...]] | None,
+    settings: Settings,
+) -> Decision:
+    """`k8s-cluster` now names another cluster than the one holding our PV (a blue/green
+    upgrade): released from the source only when nothing uses the volume (no attachment),
+    registered in the target only once the source's PV is gone, so no two clusters ever hold
+    a usable PV for it; each step says so on the volume."""
+    source, pv = moving
+    target, pvc = str(planned.cluster), "/".join(planned.claim) if planned.claim else "-"
+    head = f"{MOVING}{source} -> {target}"
+    if volume.attached_to:
+        text = status_text(f"{head}: waiting for detach from {', '.join(volume.attached_to)}")
+        return Decision("pending", text, _news(volume, text, None, settings), target,
+                        pv=str(pv["metadata"]["name"]), pvc=pvc)  # fmt: skip
+    refusal = _verify(item, volume, writers, settings)
+    if refusal is not None:
+        return replace(refusal, cluster=target, pv=planned.pv_name, pvc=pvc)
+    status = _news(volume, registered_status(planned), target, settings)
+    return Decision("registered", f"{head}: released from {source}", status, target,
+                    plan=planned, handoff=moving, pv=planned.pv_name, pvc=pvc)  # fmt: skip
+
+
+def after_handoff(decision: Decision, gone: bool) -> Decision:
+    """The source's PV deleted (its claim first): on to the target; still there (a finalizer:
+    a pod still uses its claim): wait, and the next sweep goes on."""
+    done = replace(decision, handoff=None)
+    if gone or decision.handoff is None:
+        return done
+    source, pv = decision.handoff
+    text = status_text(f"{MOVING}{source} -> {decision.cluster}: released from {source}; "
+                       f"waiting for its PV {pv['metadata']['name']} to be deleted")  # fmt: skip
+    return replace(done, result="pending", detail=text, status=text, plan=None, rebind=False)
+
+
+def after_rebind(decision: Decision, objects: tuple[ObjectResult, ...]) -> Decision:
+    """Once our PV's stale claim uid is cleared the PV controller binds the claim, but not yet:
+    the status says `pending` until a sweep sees the claim bound, never `registered`."""
+    done = replace(decision, rebind=False)
+    if not any(o.reason == REBOUND for o in objects):
+        return done
+    text = (f"pending: claim {decision.pvc} is not bound yet: its PV {decision.pv} was "
+            "Released by a deleted claim and is bindable again; checked again")  # fmt: skip
+    return replace(done, result="pending", detail=text, status=status_text(text))
 
 
 def after_apply(
@@ -302,6 +422,31 @@ def _verify(
     fresh = _news(volume, status_text(text), None, settings)
     status = None if current.startswith(REGISTERED) else fresh
     return Decision("pending", text, status)
+
+
+def _grown(
+    base: Decision, volume: VolumeFacts, pv: Manifest, text: str, settings: Settings
+) -> Decision:
+    """The PV's capacity follows a volume grown by ModifyVolume (the claim's request too, in
+    an expandable class: the executor reads the class); a size the volume cannot have is
+    reported, never written."""
+    grown = growth(volume, pv, None, expandable=False)
+    if grown is None:  # a capacity written in a form we do not read: left to the operator
+        return replace(base, result="drift", detail=f"PV capacity differs from {volume.size_gib}Gi")
+    if grown.error is not None:
+        status = _error(volume, f"size: {grown.error}")
+        return replace(base, result="drift", detail=grown.error, status=status)
+    was = pv["spec"]["capacity"]["storage"]
+    shown = status_text(f"{text} {GROWN_NOTE}{was} -> {grown.size})")
+    status = _news(volume, shown, base.cluster, settings)
+    return replace(base, result="registered", detail=grown.note, status=status, grow=grown.size)
+
+
+def after_growth(decision: Decision, objects: tuple[ObjectResult, ...]) -> Decision:
+    """What the cluster's answers make of a growth: the objects say what changed."""
+    done = replace(decision, grow=None)
+    changed = [o.line() for o in objects]
+    return replace(done, detail="; ".join(changed) or decision.detail)
 
 
 def _differs(

@@ -54,6 +54,24 @@ class VolumeAvailable:
 
 
 @dataclass(frozen=True)
+class VolumeModified:
+    """EBS Volume Notification: modifyVolume (its size, type or IOPS changed). No size inside:
+    the volume is described again."""
+
+    region: str
+    volume_id: str
+
+
+@dataclass(frozen=True)
+class VolumeDetached:
+    """CloudTrail DetachVolume: a volume waiting for its detach (attached elsewhere, or moving
+    between clusters) may go on."""
+
+    region: str
+    volume_id: str
+
+
+@dataclass(frozen=True)
 class VolumeDeleted:
     """CloudTrail DeleteVolume or EBS Volume Notification deleteVolume."""
 
@@ -90,6 +108,8 @@ VolumeEvent = (
     | TagsSet
     | TagsRemoved
     | VolumeAvailable
+    | VolumeModified
+    | VolumeDetached
     | VolumeDeleted
     | TagSnapshot
     | ScheduledReconcile
@@ -129,6 +149,9 @@ def _cloudtrail(region: str, detail: Mapping[str, Any]) -> VolumeEvent | Ignored
     if name == "DeleteVolume":
         volume_id = _volume_id(params.get("volumeId"), "detail.requestParameters.volumeId")
         return VolumeDeleted(region, volume_id)
+    if name == "DetachVolume":
+        volume_id = _volume_id(params.get("volumeId"), "detail.requestParameters.volumeId")
+        return VolumeDetached(region, volume_id)
     return Ignored(f"unrelated call {name}")
 
 
@@ -196,11 +219,17 @@ def _ebs_notification(
 ) -> VolumeEvent | Ignored:
     kind = _text(detail, "event", "detail.event")
     result = _opt_text(detail, "result", "detail.result") or ""
-    if kind not in ("createVolume", "deleteVolume"):
+    if kind not in ("createVolume", "deleteVolume", "modifyVolume"):
         return Ignored(f"EBS notification {kind!r} is not ours")
     volume_id = _volume_from_resources(resources)
     if kind == "deleteVolume":
         return VolumeDeleted(region, volume_id)
+    if kind == "modifyVolume":
+        # The new size is usable from `optimizing` on (Amazon EBS User Guide, "Monitor the
+        # progress of volume modifications"); a failed modification changed nothing.
+        if result == "failed":
+            return Ignored(f"modifyVolume {volume_id} failed")
+        return VolumeModified(region, volume_id)
     if result != "available":
         return Ignored(f"createVolume {volume_id} ended {result!r}")
     return VolumeAvailable(region, volume_id)

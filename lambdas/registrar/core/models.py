@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Manifest = dict[str, Any]
-Kind = Literal["PersistentVolume", "PersistentVolumeClaim"]
+Kind = Literal["PersistentVolume", "PersistentVolumeClaim", "StorageClass", "Node"]
 
 
 def kind_of(obj: Manifest) -> Kind:
@@ -30,6 +30,8 @@ class VolumeFacts:
     multi_attach: bool = False
     tags: Mapping[str, str] = field(default_factory=dict)
     state: str = "available"
+    # Instances holding it: DescribeVolumes `Attachments` in any state but `detached`.
+    attached_to: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

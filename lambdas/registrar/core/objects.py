@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from registrar.core import tags as t
+from registrar.core.growth import request_bytes
 from registrar.core.models import Kind, Manifest, kind_of
 
 ObjectKey = tuple[Kind, str | None, str]  # kind, namespace, name
@@ -26,10 +27,19 @@ def conflict_reason(desired: Manifest, existing: Manifest) -> str | None:
     have_handle = existing.get("spec", {}).get("csi", {}).get("volumeHandle")
     if want_handle and have_handle != want_handle:
         return f"already holds volume {have_handle}"
-    paths = differences(desired, existing)
+    paths = [p for p in differences(desired, existing) if not _asks_less(p, desired, existing)]
     if not paths:
         return None
     return "differs in " + ", ".join(paths[:3]) + (" …" if len(paths) > 3 else "")
+
+
+def _asks_less(path: str, desired: Manifest, existing: Manifest) -> bool:
+    """A claim asking for less than its volume (grown since, in a class that does not expand)
+    is still bound to all of it: not a difference."""
+    if path != "spec.resources.requests.storage":
+        return False
+    want, have = request_bytes(desired), request_bytes(existing)
+    return want is not None and have is not None and have <= want
 
 
 # What a sweep keeps of an object's metadata: who it is, and what the registrar reads or writes.

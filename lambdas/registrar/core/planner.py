@@ -78,7 +78,9 @@ def plan_volume(
     claim = _claim(tags.get(t.PVC_TAG), pv_name, settings)
     cluster = _cluster(cluster_override or tags.get(t.CLUSTER_TAG), settings)
     elsewhere = registered_cluster(tags.get(t.STATUS_TAG, ""))
-    if cluster is not None and elsewhere not in (None, cluster):
+    # From a cluster this deployment manages, the volume moves (core/decision.py: a handoff);
+    # from any other, nothing here can release it.
+    if cluster is not None and elsewhere not in (None, cluster, *settings.clusters):
         rule = f"already registered in cluster {quoted(str(elsewhere))}; unregister it there first"
         raise InvalidInputError(t.CLUSTER_TAG, rule)
     volume_mode = _choice(tags, t.VOLUME_MODE_TAG, VOLUME_MODES, "Filesystem")

@@ -71,14 +71,22 @@ def quoted(value: str, limit: int = 40) -> str:
 def status_tags(status: str, cluster: str | None, csi_driver: str) -> dict[str, str]:
     """What to write on a volume with this status. Only a registered volume gets the tags that
     let a CSI driver act on it (`ebs.csi.aws.com/cluster=true` lets the driver, under
-    AmazonEBSCSIDriverPolicyV2, modify and delete it; Auto Mode attaches only volumes tagged
-    `eks:eks-cluster-name=<cluster>`)."""
+    AmazonEBSCSIDriverPolicyV2, modify and delete it; `ebs.csi.aws.com/cluster-name=<cluster>`
+    lets the driver of that cluster alone, under AmazonEBSCSIDriverEKSClusterScopedPolicy,
+    attach it; Auto Mode attaches only volumes tagged `eks:eks-cluster-name=<cluster>`)."""
     tags = {t.STATUS_TAG: status}
     if status.startswith(REGISTERED):
         tags[t.CSI_CLUSTER_TAG] = "true"
+        if cluster:
+            tags[t.CSI_CLUSTER_NAME_TAG] = cluster
         if csi_driver == t.AUTO_MODE_CSI_DRIVER and cluster:
             tags[t.EKS_CLUSTER_NAME_TAG] = cluster
     return tags
+
+
+def cluster_name_tags(tags: Mapping[str, str]) -> tuple[str, ...]:
+    """The cluster-naming keys a volume carries: what its release removes."""
+    return tuple(key for key in t.CLUSTER_NAME_TAGS if key in tags)
 
 
 def status_is_current(tags: Mapping[str, str], wanted: Mapping[str, str]) -> bool:

@@ -41,8 +41,15 @@ CSI_CLUSTER_TAG = "ebs.csi.aws.com/cluster"
 # `eks:eks-cluster-name` tag names the cluster (its AttachVolume condition, aws:ResourceTag).
 EKS_CLUSTER_NAME_TAG = "eks:eks-cluster-name"
 AUTO_MODE_CSI_DRIVER = "ebs.csi.eks.amazonaws.com"
+# AmazonEBSCSIDriverEKSClusterScopedPolicy (driver v1.58+) acts only on volumes whose
+# `ebs.csi.aws.com/cluster-name` equals the driver's principal tag `eks-cluster-name` (AWS managed
+# policy reference; aws-ebs-csi-driver docs/tagging.md).
+CSI_CLUSTER_NAME_TAG = "ebs.csi.aws.com/cluster-name"
 # Keys the registrar writes. Events about only these are our own echo and are ignored.
-OUTPUT_TAGS = frozenset({STATUS_TAG, CSI_CLUSTER_TAG, EKS_CLUSTER_NAME_TAG})
+OUTPUT_TAGS = frozenset({STATUS_TAG, CSI_CLUSTER_TAG, CSI_CLUSTER_NAME_TAG, EKS_CLUSTER_NAME_TAG})
+# The keys naming the cluster a volume is registered in: they move with it, and a released
+# volume loses them (DeleteTags), so no cluster's driver may attach it any longer.
+CLUSTER_NAME_TAGS = (CSI_CLUSTER_NAME_TAG, EKS_CLUSTER_NAME_TAG)
 
 STATUS_MAX_LENGTH = 256
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"

@@ -19,14 +19,17 @@ from registrar.core.events import (
     VolumeAvailable,
     VolumeCreated,
     VolumeDeleted,
+    VolumeDetached,
     VolumeEvent,
+    VolumeModified,
 )
 
 
 @dataclass(frozen=True)
 class WorkItem:
     volume_id: str
-    reason: str  # what was seen: created, tagged, untagged, deleted, available, sweep, register
+    reason: str  # what was seen: created, tagged, untagged, deleted, available, modified, detached,
+    # sweep, register
     source: str  # cloudtrail, ec2, tag-change, sweep, cli
     principals: tuple[str, ...] = ()  # the caller(s) the event names; () = unknown
     tags: Mapping[str, str] | None = None  # the tags the event states, when it states them
@@ -87,6 +90,10 @@ def work_items(event: VolumeEvent | Ignored) -> list[WorkItem]:
         return [WorkItem(event.volume_id, reason, "tag-change", (), changed, removed)]
     if isinstance(event, VolumeAvailable):
         return [WorkItem(event.volume_id, "available", "ec2")]
+    if isinstance(event, VolumeModified):
+        return [WorkItem(event.volume_id, "modified", "ec2")]
+    if isinstance(event, VolumeDetached):
+        return [WorkItem(event.volume_id, "detached", "cloudtrail")]
     if isinstance(event, VolumeDeleted):
         return [WorkItem(event.volume_id, "deleted", "ec2")]
     if isinstance(event, ScheduledReconcile | Ignored):

@@ -38,6 +38,23 @@ def release(kube: KubePort, pv: Manifest, reason: str, delete: bool) -> list[Obj
     return [_mark_unmanaged(kube, obj, reason) for obj in objects]
 
 
+def hand_off(kube: KubePort, pv: Manifest, reason: str) -> tuple[list[ObjectResult], bool]:
+    """Release our objects in a handoff's source cluster: the PV made Retain first (deleting
+    the claim of a Delete PV would have the CSI driver delete the volume), then our claim and
+    the PV deleted. Whether the PV is gone already (its protection finalizer waits for the
+    claim, which waits for its pods)."""
+    name = str(pv["metadata"]["name"])
+    with contextlib.suppress(NotFoundError):
+        kube.patch("PersistentVolume", name, None,
+                   {"spec": {"persistentVolumeReclaimPolicy": "Retain"}})  # fmt: skip
+    done = release(kube, pv, reason, delete=True)
+    try:
+        kube.get("PersistentVolume", name)
+    except NotFoundError:
+        return done, True
+    return done, False
+
+
 def unregister_if_unbound(kube: KubePort, pv: Manifest, reason: str) -> list[ObjectResult]:
     """Delete what no pod can be using (an unbound claim and its PV); mark the rest."""
     claim = claim_of(kube, pv)

@@ -31,6 +31,10 @@ class VolumeTagger(Protocol):
         """Write the registrar's output tags (`core/status.py: status_tags`) on the volume."""
         ...
 
+    def remove_tags(self, volume_id: str, keys: Collection[str]) -> None:
+        """Remove these output tags (DeleteTags; a key the volume lacks is no error)."""
+        ...
+
 
 class IdentityLookup(Protocol):
     def who_set(self, volume_id: str, keys: Collection[str]) -> Mapping[str, tuple[str, ...]]:

@@ -11,12 +11,16 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from registrar.core import tags as t
+from registrar.core.attachments import node_instances
 from registrar.core.decision import (
     NO_CALLER,
     Decision,
     ObjectResult,
     Result,
     after_apply,
+    after_growth,
+    after_handoff,
+    after_rebind,
     cluster_refused,
     clusters_of,
     decide,
@@ -27,11 +31,11 @@ from registrar.core.events import Ignored, ScheduledReconcile, VolumeCreated, Vo
 from registrar.core.models import VolumeFacts
 from registrar.core.objects import ClusterView
 from registrar.core.settings import Settings
-from registrar.core.status import status_is_current, status_tags
+from registrar.core.status import cluster_name_tags, status_is_current, status_tags
 from registrar.core.sweep import Row, orphans, reported, sweep_item
 from registrar.core.work import WorkItem, work_items
 from registrar.engine.applier import apply_plan
-from registrar.engine.lifecycle import settle_orphan
+from registrar.engine.lifecycle import hand_off, settle_orphan
 from registrar.engine.ports import (
     ClusterConnector,
     IdentityLookup,
@@ -42,6 +46,7 @@ from registrar.engine.ports import (
     WorkSink,
 )
 from registrar.engine.reconcile import Progress, no_progress
+from registrar.engine.resize import grow, rebind
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +93,7 @@ class Batch:
     clusters: ClusterConnector
     known: dict[str, VolumeFacts | None] = field(default_factory=dict)
     views: dict[str, ClusterView | RegistrarError] = field(default_factory=dict)
+    instances: dict[str, frozenset[str]] = field(default_factory=dict)  # the nodes' instances
 
     def view(self, cluster: str) -> ClusterView:
         if cluster not in self.views:
@@ -101,6 +107,12 @@ class Batch:
         if isinstance(found, RegistrarError):
             raise found
         return found
+
+    def nodes(self, cluster: str) -> frozenset[str]:
+        """The EC2 instances of the cluster's nodes: one LIST, only when a volume is attached."""
+        if cluster not in self.instances:
+            self.instances[cluster] = node_instances(self.kube(cluster).list("Node"))
+        return self.instances[cluster]
 
     def kube(self, cluster: str) -> KubePort:
         return self.clusters.kube_for(cluster)
@@ -301,20 +313,26 @@ class Registrar:
         if early is not None:
             return None, early
         volume = self._read(item, batch)
-        views = {}
+        views: dict[str, ClusterView] = {}
+        nodes: dict[str, frozenset[str]] = {}
         for cluster in clusters_of(item, volume, self._settings):
+            first = not views
             try:
                 views[cluster] = batch.view(cluster)
+                if volume is not None and volume.attached_to:  # held by one of its nodes?
+                    nodes[cluster] = batch.nodes(cluster)
             except RegistrarError as error:
                 if error.retryable or volume is None or t.PV_TAG not in volume.tags:
                     raise
+                if not first:  # another cluster refused us: it cannot be a handoff's source
+                    continue
                 return volume, cluster_refused(volume, cluster, error)
-        decision = decide(item, volume, views, self._settings)
+        decision = decide(item, volume, views, self._settings, nodes=nodes)
         if decision.lookup and self._identities is None:  # REGISTRAR_UNVERIFIED_EVENTS=refuse
             return volume, replace(decision, result="ignored", detail=NO_CALLER, lookup=())
         if decision.lookup and not dry_run and volume is not None and self._identities:
             writers = self._identities.who_set(item.volume_id, decision.lookup)
-            decision = decide(item, volume, views, self._settings, writers)
+            decision = decide(item, volume, views, self._settings, writers, nodes=nodes)
         return volume, decision
 
     def _read(self, item: WorkItem, batch: Batch) -> VolumeFacts | None:
@@ -334,6 +352,12 @@ class Registrar:
         self, item: WorkItem, volume: VolumeFacts | None, decision: Decision, batch: Batch
     ) -> Outcome:
         objects: tuple[ObjectResult, ...] = ()
+        if decision.handoff is not None:  # before anything is created in the target
+            source, pv = decision.handoff
+            released, gone = hand_off(batch.kube(source), pv, f"moved to {decision.cluster}")
+            objects += tuple(released)
+            batch.view(source).discard(pv)
+            decision = after_handoff(decision, gone)
         if decision.plan is not None and decision.cluster is not None and volume is not None:
             plan, view = decision.plan, batch.view(decision.cluster)
             objects = apply_plan(plan, batch.kube(decision.cluster), view.known(plan.items))
@@ -341,6 +365,14 @@ class Registrar:
                 if done.action in ("created", "updated"):
                     view.add(desired)  # the next item of the batch sees it
             decision = after_apply(decision, objects, volume)
+        if decision.rebind and decision.cluster is not None and decision.result in (
+            "registered", "unchanged"
+        ):
+            objects += rebind(batch.kube(decision.cluster), decision.pv)
+            decision = after_rebind(decision, objects)
+        if decision.grow is not None and decision.cluster is not None and volume is not None:
+            objects += grow(batch.kube(decision.cluster), volume, decision.pv)
+            decision = after_growth(decision, objects)
         for cluster, pv in decision.release:
             kube = batch.kube(cluster)
             objects += tuple(settle_orphan(kube, pv, decision.deleted, self._settings))
@@ -349,6 +381,9 @@ class Registrar:
             tags = status_tags(decision.status, decision.cluster, self._settings.csi_driver)
             if not status_is_current(volume.tags, tags):  # duplicate events write nothing
                 self._volumes.write_status(item.volume_id, tags)
+        stale = cluster_name_tags(volume.tags) if decision.release and volume is not None else ()
+        if stale:  # released: no cluster's driver may attach it by its cluster-name any more
+            self._volumes.remove_tags(item.volume_id, stale)
         return _report(item, decision, objects)
 
 
