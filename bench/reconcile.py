@@ -34,10 +34,10 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from devcluster.standins.loopback import Loopback, QuietHandler, forward
 from devcluster.standins.motoserver import MotoServer
 from devcluster.standins.scale import (
     PagingKmockThread,
@@ -162,11 +162,11 @@ class PagingProxy:
         chains: dict[str, tuple[bytes, list[bytes]]] = {}
         proxy = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
 
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                body = self.body()
                 form = urllib.parse.parse_qs(body.decode())
                 action = form.get("Action", ["?"])[0]
                 with proxy.lock:
@@ -181,34 +181,14 @@ class PagingProxy:
                         chains[first] = (INVENTORY_SHELL, proxy.inventory)
                     status, data = 200, proxy.page(chains, first, limit)
                 else:
-                    status, data = proxy.forward(upstream, self.path, body, dict(self.headers))
+                    status, data, _ = forward(upstream, "POST", self.path, body,
+                                              dict(self.headers), timeout=120)  # fmt: skip
                     if action == "DescribeVolumes" and limit and status == 200:
                         data = proxy.start_chain(chains, data, limit)
-                self.send_response(status)
-                self.send_header("Content-Type", "text/xml")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.reply(status, data, {"Content-Type": "text/xml"})
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    @staticmethod
-    def forward(
-        upstream: str, path: str, body: bytes, headers: dict[str, str]
-    ) -> tuple[int, bytes]:
-        headers = {k: v for k, v in headers.items() if k.lower() != "host"}
-        request = urllib.request.Request(upstream + path, data=body, headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=120) as response:
-                return response.status, response.read()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read()
+        self._loopback = Loopback(Handler)
+        self.url = self._loopback.url
 
     def start_chain(self, chains: dict[str, tuple[bytes, list[bytes]]], data: bytes,
                     limit: int) -> bytes:
@@ -245,8 +225,7 @@ class PagingProxy:
         return ET.tostring(root)
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._loopback.close()
 
 
 INVENTORY_SHELL = (

@@ -14,10 +14,10 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from devcluster.standins.harshness import HARSH, Harshness
+from devcluster.standins.loopback import Loopback, QuietHandler
 
 RETENTION = timedelta(days=90)
 PAGE_MAX = 50
@@ -51,23 +51,14 @@ class CloudTrailStandIn:
         self._lock = threading.Lock()
         trail = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
-                request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                status, answer = trail.lookup(request)
-                body = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/x-amz-json-1.1")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                status, answer = trail.lookup(json.loads(self.body()))
+                json_type = {"Content-Type": "application/x-amz-json-1.1"}
+                self.reply(status, json.dumps(answer).encode(), json_type)
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._loopback = Loopback(Handler)
+        self.url = self._loopback.url
 
     def record(
         self, detail: dict[str, Any], *, lag: float | None = None, at: datetime | None = None
@@ -121,8 +112,7 @@ class CloudTrailStandIn:
             yield detail
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._loopback.close()
 
 
 def resource_ids(detail: dict[str, Any]) -> list[str]:

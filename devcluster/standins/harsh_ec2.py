@@ -19,10 +19,9 @@ import urllib.request
 import xml.etree.ElementTree as ET
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 from devcluster.standins.harshness import HARSH, Harshness
+from devcluster.standins.loopback import Loopback, QuietHandler, forward
 
 EC2_VERSION = "2016-11-15"
 
@@ -46,39 +45,18 @@ class HarshEc2:
         self._seen = 0
         proxy = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
-                self._answer(*proxy.forward("GET", self.path, b"", dict(self.headers)))
+                self.reply(*proxy.forward("GET", self.path, b"", dict(self.headers)))
 
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                self._answer(*proxy.handle(self.path, body, dict(self.headers)))
+                self.reply(*proxy.handle(self.path, self.body(), dict(self.headers)))
 
-            def _answer(self, status: int, data: bytes, headers: dict[str, str]) -> None:
-                self.send_response(status)
-                for key, value in headers.items():
-                    if key.lower() not in (
-                        "transfer-encoding",
-                        "content-length",
-                        "connection",
-                        "date",
-                        "server",
-                    ):
-                        self.send_header(key, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._loopback = Loopback(Handler)
+        self.url = self._loopback.url
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._loopback.close()
 
     def handle(
         self, path: str, body: bytes, headers: dict[str, str]
@@ -99,18 +77,7 @@ class HarshEc2:
     def forward(
         self, method: str, path: str, body: bytes, headers: dict[str, str]
     ) -> tuple[int, bytes, dict[str, str]]:
-        headers = {k: v for k, v in headers.items() if k.lower() not in ("host", "content-length")}
-        request = urllib.request.Request(
-            self.upstream + path,
-            data=body if method == "POST" else None,
-            headers=headers,
-            method=method,
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, response.read(), dict(response.headers)
-        except urllib.error.HTTPError as error:
-            return error.code, error.read(), dict(error.headers)
+        return forward(self.upstream, method, path, body, headers)
 
     def _throttled(self, action: str) -> bool:
         every, burst = self.harshness.throttle_every, self.harshness.throttle_burst

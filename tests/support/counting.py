@@ -4,14 +4,11 @@ requests the kmock API server saw."""
 from __future__ import annotations
 
 import threading
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 from devcluster.standins.kmockthread import KmockThread
+from devcluster.standins.loopback import Loopback, QuietHandler, forward
 
 THROTTLED = (
     b'<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error>'
@@ -29,48 +26,24 @@ class CountingProxy:
         self.throttle: Counter[str] = Counter()
         counter, throttle, lock = self.actions, self.throttle, threading.Lock()
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                body = self.body()
                 action = urllib.parse.parse_qs(body.decode()).get("Action", ["?"])[0]
                 with lock:
                     counter[action] += 1
                     throttled = throttle[action] > 0
                     throttle[action] -= throttled
                 if throttled:
-                    self.send_response(503)
-                    self.send_header("Content-Length", str(len(THROTTLED)))
-                    self.end_headers()
-                    self.wfile.write(THROTTLED)
-                    return
-                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-                request = urllib.request.Request(
-                    upstream + self.path, data=body, headers=headers, method="POST"
-                )
-                try:
-                    with urllib.request.urlopen(request, timeout=30) as response:
-                        status, data, reply = response.status, response.read(), response.headers
-                except urllib.error.HTTPError as error:
-                    status, data, reply = error.code, error.read(), error.headers
-                self.send_response(status)
-                for key, value in reply.items():
-                    if key.lower() not in ("transfer-encoding", "content-length", "connection"):
-                        self.send_header(key, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                    self.reply(503, THROTTLED)
+                else:
+                    self.reply(*forward(upstream, "POST", self.path, body, dict(self.headers)))
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._loopback = Loopback(Handler)
+        self.url = self._loopback.url
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._loopback.close()
 
 
 def kube_requests(server: KmockThread) -> Counter[str]:
