@@ -153,7 +153,7 @@ def as_served(manifest: dict[str, Any], index: int) -> dict[str, Any]:
     is_pv = served["kind"] == "PersistentVolume"
     stamp = "2026-11-27T23:09:35Z"
     meta |= {
-        "uid": f"6d3fc96e-eb2e-4c75-82bf-{index:012x}",
+        "uid": f"6d3fc96e-eb2e-4c75-82bf-{index:012x}" if is_pv else claim_uid(index),
         "resourceVersion": str(200 + index),
         "creationTimestamp": stamp,
         "finalizers": ["kubernetes.io/pv-protection" if is_pv else "kubernetes.io/pvc-protection"],
@@ -183,7 +183,7 @@ def as_served(manifest: dict[str, Any], index: int) -> dict[str, Any]:
     ]  # fmt: skip
     if is_pv and "claimRef" in spec:
         spec["claimRef"] = {"kind": "PersistentVolumeClaim", **spec["claimRef"],
-                            "uid": f"2433c58c-9ef5-4500-bbd0-{index:012x}", "apiVersion": "v1",
+                            "uid": claim_uid(index), "apiVersion": "v1",
                             "resourceVersion": str(199 + index)}  # fmt: skip
         served["status"] = {"phase": "Bound", "lastPhaseTransitionTime": stamp}
     else:
@@ -191,6 +191,11 @@ def as_served(manifest: dict[str, Any], index: int) -> dict[str, Any]:
         served["status"] = {"phase": "Bound", "accessModes": spec.get("accessModes", []),
                             "capacity": dict(requested)}  # fmt: skip
     return served
+
+
+def claim_uid(index: int) -> str:
+    """The bound claim's uid, which its PV's claimRef names (else the PV is stale)."""
+    return f"2433c58c-9ef5-4500-bbd0-{index:012x}"
 
 
 def create_volume(ec2: Any, index: int) -> dict[str, Any]:
