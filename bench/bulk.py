@@ -44,7 +44,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -58,7 +57,7 @@ from botocore.credentials import Credentials
 
 from devcluster.standins import access
 from devcluster.standins.certs import make_tls
-from devcluster.standins.controlplane import ControlPlane, build_binary, die_with_parent
+from devcluster.standins.controlplane import ControlPlane, build_binary
 from devcluster.standins.event_source import SqsEventSource
 from devcluster.standins.eventbridge import matches
 from devcluster.standins.identity import (
@@ -109,22 +108,8 @@ main(sys.argv[1:])
 
 
 class BenchMoto(MotoServer):
-    def start(self) -> None:
-        self._proc = subprocess.Popen(
-            [sys.executable, "-c", MOTO, "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-            start_new_session=True, preexec_fn=die_with_parent,  # noqa: PLW1509 (prctl only)
-        )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1).close()
-                return
-            except OSError:
-                if self._proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError("the moto server did not start") from None
-                time.sleep(0.1)
+    def command(self) -> list[str]:
+        return [sys.executable, "-c", MOTO, "-H", "127.0.0.1", "-p", str(self.port)]
 
 
 class Counter:
