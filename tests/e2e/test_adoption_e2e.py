@@ -233,7 +233,8 @@ def test_volume_used_by_a_hand_written_pv_is_refused_and_nothing_is_written(
     assert CSI_CLUSTER not in volume_tags(ec2, volume_id)
     # Only the API server knows the hand-written PV: the check asked it.
     assert function.kube_calls
-    # The hourly sweep refuses it too.
+    # The hourly sweep refuses it too, once EC2 lists the volume.
+    settle()
     function(ef.scheduled(region=REGION))
     assert pvs_using(admin, volume_id) == [theirs]
     assert absent(admin, "PersistentVolumeClaim", claim, "default")
@@ -282,7 +283,8 @@ def test_volume_provisioned_by_the_csi_driver_is_refused_before_any_kubernetes_c
     assert absent(admin, "PersistentVolume", mine)
     assert absent(admin, "PersistentVolumeClaim", claim, "default")
     assert cluster_objects(admin) == objects
-    # The hourly sweep refuses it too.
+    # The hourly sweep refuses it too, once EC2 lists the volume.
+    settle()
     function(ef.scheduled(region=REGION))
     assert pvs_using(admin, volume_id) == [owner_pv]
     assert absent(admin, "PersistentVolumeClaim", claim, "default")
@@ -311,6 +313,7 @@ def test_claim_in_a_missing_namespace_settles_then_registers_once_it_exists(
     assert absent(admin, "PersistentVolumeClaim", claim, namespace)
 
     create_namespace(rbac_applied, namespace)
+    settle()  # until EC2 lists the volume: the sweep finds it only then
     function(ef.scheduled(region=REGION))
 
     assert wait_phase(admin, "PersistentVolumeClaim", claim, namespace) == "Bound"
