@@ -19,7 +19,7 @@ from registrar.core.contract import (
     SERVICE,
 )
 from registrar.core.errors import DeferredError, InvalidInputError
-from registrar.core.events import parse_event
+from registrar.core.events import Ignored, ScheduledReconcile, parse_event
 from registrar.core.settings import Settings, aws_region, work_queue_url
 from registrar.engine.service import Outcome, Registrar
 from registrar.queue_handler import consume, is_queue_batch, split
@@ -41,8 +41,7 @@ LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 def handler_for(service: Callable[[], Registrar]) -> LambdaHandler:
     """A Lambda entry point over the registrar `service()` gives. The function's own is
     `lambda_handler`; the demo and the end-to-end tests hand in theirs, wired to the stand-ins.
-    A batch of the work queue is consumed; with a queue (the registrar's sink) an event's
-    volumes are queued, one work item each; without one, the event is worked on here."""
+    A batch of the work queue is consumed; any other event is answered by `respond`."""
 
     @logger.inject_lambda_context(clear_state=True)
     @metrics.log_metrics
@@ -50,9 +49,7 @@ def handler_for(service: Callable[[], Registrar]) -> LambdaHandler:
         remaining, registrar = Clock(context), service()
         if is_queue_batch(event):
             return consume(event, registrar, remaining)
-        sink = registrar.sink  # the work queue, when the stack made one
-        queued = split(event, registrar, sink, remaining) if sink is not None else None
-        return queued if queued is not None else respond(event, registrar, remaining)
+        return respond(event, registrar, remaining)
 
     return handle
 
@@ -80,13 +77,17 @@ class Clock:
 def respond(
     event: object, service: Registrar, remaining: Callable[[], float] | None = None
 ) -> dict[str, Any]:
-    """Invalid input is logged, counted and answered; retryable failures raise for a retry."""
+    """Invalid input is logged, counted and answered; with a work queue an event's volumes are
+    queued, one work item each; otherwise retryable failures raise for a retry."""
     try:
         parsed = parse_event(event)
     except InvalidInputError as error:
         logger.warning("invalid event", extra={"field": error.field, "rule": error.rule})
         metrics.add_metric(name=INVALID_METRIC, unit=MetricUnit.Count, value=1)
         return {"outcomes": [{"result": "invalid", "detail": str(error)}]}
+    sink = service.sink  # the work queue, when the stack made one; a sweep queues through it
+    if sink is not None and not isinstance(parsed, Ignored | ScheduledReconcile):
+        return split(parsed, sink, remaining)
     try:
         outcomes = service.handle(parsed, remaining=remaining)
     except DeferredError:  # not a failure: the retry carries on

@@ -13,25 +13,18 @@ queue, rather than EventBridge targeting the queue."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from registrar.core import contract
-from registrar.core.errors import (
-    InvalidInputError,
-    TransientError,
-)
-from registrar.core.events import (
-    ScheduledReconcile,
-    VolumeEvent,
-    parse_event,
-)
+from registrar.core.errors import InvalidInputError, TransientError
+from registrar.core.events import VolumeEvent
 from registrar.core.work import WorkItem, work_items
 from registrar.engine.ports import WorkSink
-from registrar.engine.service import ItemResult, Registrar
+from registrar.engine.service import Registrar
 
 logger = Logger(service=contract.SERVICE)
 metrics = Metrics(namespace=contract.METRICS_NAMESPACE, service=contract.SERVICE)
@@ -52,26 +45,17 @@ def is_queue_batch(event: object) -> bool:
 
 
 def split(
-    event: object, service: Registrar, sink: WorkSink, remaining: Remaining | None = None
-) -> dict[str, Any] | None:
-    """Queue the event's per-volume work; None when there is none (the caller handles it).
-    With the function's time nearly up it raises for a retry of the whole event: the items
-    already sent are deduplicated by the queue (or, after 5 minutes, find nothing to do)."""
-    try:
-        parsed = parse_event(event)
-    except InvalidInputError:
-        return None  # the caller logs and counts it once
-    if isinstance(parsed, ScheduledReconcile):
-        return None  # the registrar's sweep hands its repairs to its sink (wiring)
-    if isinstance(parsed, VolumeEvent):
-        items = work_items(parsed)
-    else:
-        return None
+    event: VolumeEvent, sink: WorkSink, remaining: Remaining | None = None
+) -> dict[str, Any]:
+    """Queue the event's per-volume work. With the function's time nearly up it raises for a
+    retry of the whole event: the items already sent are deduplicated by the queue (or, after
+    5 minutes, find nothing to do)."""
+    items = work_items(event)
     for start in range(0, len(items), SUBMIT_CHUNK):
         if remaining is not None and remaining() < SPLIT_MARGIN_S:
             raise TransientError(f"queued {start} of {len(items)} work items: out of time")
         sink.submit(items[start : start + SUBMIT_CHUNK])
-    logger.info("queued", extra={"items": len(items), "event": type(parsed).__name__})
+    logger.info("queued", extra={"items": len(items), "event": type(event).__name__})
     return {"queued": len(items)}
 
 
@@ -90,7 +74,7 @@ def consume(event: Mapping[str, Any], service: Registrar, remaining: Remaining |
             continue
         group = str(record.get("attributes", {}).get("MessageGroupId") or item.volume_id)
         records.append((str(record["messageId"]), group, item))
-    results = run_items(service, [item for _, _, item in records], remaining)
+    results = service.run([item for _, _, item in records], remaining=remaining)
     failed_groups: set[str] = set()
     failures: list[dict[str, str]] = []
     for (message_id, group, _), result in zip(records, results, strict=True):
@@ -105,8 +89,3 @@ def consume(event: Mapping[str, Any], service: Registrar, remaining: Remaining |
     logger.info("batch", extra={"items": len(records), "failures": len(failures)})
     return {"batchItemFailures": failures}
 
-
-def run_items(
-    service: Registrar, items: Sequence[WorkItem], remaining: Remaining | None
-) -> list[ItemResult]:
-    return service.run(items, remaining=remaining)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from registrar import queue_handler
+from registrar import handler, queue_handler
 from registrar.adapters.aws import SqsWorkQueue
 from registrar.core import contract
 from registrar.core.errors import InvalidInputError, TransientError
@@ -76,9 +76,8 @@ def test_a_create_tags_of_many_volumes_becomes_one_item_per_volume() -> None:
     parsed = parse_event(event)
     assert isinstance(parsed, TagsSet)
     assert [i.volume_id for i in work_items(parsed)] == VOLS
-    service, _ = wired()
     sink = ListSink()
-    assert queue_handler.split(event, service, sink) == {"queued": 4}
+    assert queue_handler.split(parsed, sink) == {"queued": 4}
     assert [i.volume_id for i in sink.items] == VOLS
 
 
@@ -89,8 +88,7 @@ def test_a_sweep_queues_only_the_rows_that_need_a_write() -> None:
     volumes = FakeVolumes(*(facts(v, tags={"k8s-pv": f"pv-{v[-1]}"}) for v in VOLS))
     service = Registrar(SETTINGS, volumes, FakeClusters(prod=kube), sink=sink)
     service.run(work_items(parse_event(ef.create_tags(VOLS[:1], {"k8s-pv": "pv-0"}))))
-    assert queue_handler.split(ef.scheduled(), service, sink) is None
-    service.handle(parse_event(ef.scheduled()))
+    handler.respond(ef.scheduled(), service)  # not split: the sweep queues through the sink
     assert sorted(i.volume_id for i in sink.items) == VOLS[1:]
     assert {(i.source, i.cluster) for i in sink.items} == {("sweep", "prod")}
     assert kube.names("PersistentVolume") == ["pv-0"]  # the sweep itself wrote nothing
@@ -127,12 +125,12 @@ def test_only_an_sqs_batch_is_one() -> None:
 
 
 def test_a_split_out_of_time_raises_for_a_retry_of_the_event() -> None:
-    service, _ = wired()
     sink = ListSink()
-    event = ef.create_tags([f"vol-{i:017x}" for i in range(250)], {"k8s-pv": ""})
+    event = parse_event(ef.create_tags([f"vol-{i:017x}" for i in range(250)], {"k8s-pv": ""}))
+    assert isinstance(event, TagsSet)
     clock = iter([60.0, 60.0, 5.0])
     with pytest.raises(TransientError, match="queued 200 of 250"):
-        queue_handler.split(event, service, sink, lambda: next(clock))
+        queue_handler.split(event, sink, lambda: next(clock))
     assert len(sink.items) == 200
 
 

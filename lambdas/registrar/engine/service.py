@@ -151,8 +151,9 @@ class Registrar:
         if isinstance(event, ScheduledReconcile):  # a sweep defers to the next sweep
             return self._reconcile_all(remaining)
         # A complete CreateVolume record is the volume's description: no DescribeVolumes.
-        known = {event.volume_id: event.facts} if isinstance(event, VolumeCreated) else {}
-        batch = Batch(self._clusters, {v: f for v, f in known.items() if f is not None})
+        batch = Batch(self._clusters)
+        if isinstance(event, VolumeCreated) and event.facts is not None:
+            batch.known[event.volume_id] = event.facts
         return _settled(self._run(work_items(event), remaining, batch))
 
     def run(
