@@ -73,7 +73,7 @@ from devcluster.standins.motoserver import LOCAL_AWS_ENV, MotoServer, environmen
 from registrar.adapters.aws import Ec2Volumes, SqsWorkQueue
 from registrar.adapters.eks import SWEEP_PAGE_SIZE, EksConnector
 from registrar.adapters.kube import KubeGateway
-from registrar.adapters.kube_transport import TokenBucket
+from registrar.adapters.token_bucket import TokenBucket
 from registrar.core.errors import TransientError
 from registrar.core.events import parse_event
 from registrar.core.models import ClusterInfo, VolumeFacts

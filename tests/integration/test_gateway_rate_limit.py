@@ -10,7 +10,7 @@ import pytest
 from devcluster.standins.kmockthread import KmockThread
 from devcluster.standins.tlsapi import Tls
 from registrar.adapters.kube import KubeGateway
-from registrar.adapters.kube_transport import TokenBucket
+from registrar.adapters.token_bucket import TokenBucket
 from tests.support.clock import bucket
 
 

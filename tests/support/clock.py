@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from registrar.adapters.kube_transport import TokenBucket
+from registrar.adapters.token_bucket import TokenBucket
 
 
 class FakeClock:

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from registrar.adapters import aws
-from registrar.adapters.aws import CloudTrailIdentities, TokenBucket
+from registrar.adapters.aws import CloudTrailIdentities
+from registrar.adapters.token_bucket import TokenBucket
 from tests.support import eventfactory as ef
 
 
@@ -55,8 +56,8 @@ def identities(trail: Trail, clock: Clock) -> CloudTrailIdentities:
 
 def test_the_bucket_paces_after_its_burst() -> None:
     clock = Clock()
-    bucket = TokenBucket(2.0, 1.0, clock, clock.sleep)
-    assert [bucket.take() for _ in range(3)] == [0.0, 0.5, 0.5]
+    bucket = TokenBucket(2.0, 1.0, clock=clock, sleep=clock.sleep)
+    assert [bucket.acquire() for _ in range(3)] == [0.0, 0.5, 0.5]
     assert not bucket.try_take()
     clock.now += 0.5
     assert bucket.try_take()

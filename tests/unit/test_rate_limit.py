@@ -7,7 +7,8 @@ import threading
 
 import pytest
 
-from registrar.adapters.kube_transport import DEFAULT_RATE_LIMIT, RateLimit, TokenBucket
+from registrar.adapters.kube_transport import DEFAULT_RATE_LIMIT, RateLimit
+from registrar.adapters.token_bucket import TokenBucket
 from registrar.core.errors import SettingsError
 from registrar.core.settings import Settings
 from tests.support.clock import bucket

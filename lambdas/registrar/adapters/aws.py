@@ -26,6 +26,7 @@ from botocore.exceptions import (
 )
 from botocore.session import Session
 
+from registrar.adapters.token_bucket import TokenBucket
 from registrar.core import tags as t
 from registrar.core.errors import (
     ForbiddenError,
@@ -373,50 +374,6 @@ def signing_credentials(region: str, role_arn: str | None = None) -> Credentials
     return found
 
 
-class TokenBucket:
-    """`rate` calls a second after a first `burst`; thread-safe. `take` waits for a token,
-    `try_take` gives up at once."""
-
-    def __init__(
-        self,
-        rate: float,
-        burst: float,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self._rate, self._burst, self._clock, self._sleep = rate, burst, clock, sleep
-        self._tokens, self._last = burst, clock()
-        self._lock = threading.Lock()
-
-    def take(self) -> float:
-        """One token, waiting for it when there is none; the seconds waited."""
-        with self._lock:
-            self._tokens = self._refilled() - 1.0
-            wait = max(0.0, -self._tokens / self._rate)
-        if wait:
-            self._sleep(wait)
-        return wait
-
-    def try_take(self) -> bool:
-        with self._lock:
-            tokens = self._refilled()
-            if tokens < 1.0:
-                self._tokens = tokens
-                return False
-            self._tokens = tokens - 1.0
-            return True
-
-    def refill(self) -> None:
-        with self._lock:
-            self._tokens, self._last = self._burst, self._clock()
-
-    def _refilled(self) -> float:
-        now = self._clock()
-        tokens = min(self._burst, self._tokens + (now - self._last) * self._rate)
-        self._last = now
-        return tokens
-
-
 class _Walk:
     """One volume's CloudTrail record read so far, newest first: each tag key's last writer."""
 
@@ -458,8 +415,10 @@ class CloudTrailIdentities:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._region, self._session, self._clock = region, session, clock
-        self._pace = TokenBucket(LOOKUP_RATE, 1.0, clock, sleep)
-        self._budget = TokenBucket(LOOKUP_BUDGET / LOOKUP_WINDOW_S, LOOKUP_BUDGET, clock, sleep)
+        self._pace = TokenBucket(LOOKUP_RATE, 1.0, clock=clock, sleep=sleep)
+        self._budget = TokenBucket(
+            LOOKUP_BUDGET / LOOKUP_WINDOW_S, LOOKUP_BUDGET, clock=clock, sleep=sleep
+        )
         self._walks: dict[str, _Walk] = {}
         self._lock = threading.Lock()
         self.calls = 0
@@ -483,7 +442,7 @@ class CloudTrailIdentities:
                 if walk.pages >= LOOKUP_PAGES or not self._budget.try_take():
                     log.info("LookupEvents bound reached", extra={"volume_id": volume_id})
                     break
-                self._pace.take()
+                self._pace.acquire()
                 self._read_page(volume_id, walk)
             return {key: walk.writers[key] for key in wanted & walk.writers.keys()}
 

@@ -18,7 +18,6 @@ import importlib.util
 import json
 import logging
 import sys
-import threading
 import time
 import types
 from collections.abc import Callable, Mapping
@@ -28,6 +27,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, TypedDict, Unpack
 from urllib.parse import urlencode
 
+from registrar.adapters.token_bucket import TokenBucket
 from registrar.core.errors import (
     ConflictError,
     ForbiddenError,
@@ -106,42 +106,6 @@ class RateLimit:
 DEFAULT_TIMEOUTS = Timeouts()
 DEFAULT_RETRY = RetryPolicy()
 DEFAULT_RATE_LIMIT = RateLimit()
-
-
-class TokenBucket:
-    """Allows `burst` requests at once, then `qps` per second. Thread-safe: a caller reserves
-    its token under the lock and sleeps outside it, so concurrent callers queue up in order."""
-
-    def __init__(
-        self,
-        qps: float,
-        burst: int,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        if not qps > 0 or burst < 1:
-            raise ValueError("rate limit: qps must be positive and burst at least 1")
-        self._qps = float(qps)
-        self._burst = float(burst)
-        self._clock = clock
-        self._sleep = sleep
-        self._tokens = float(burst)
-        self._last = clock()
-        self._lock = threading.Lock()
-
-    def acquire(self) -> float:
-        """Take one token, waiting for it if needed; returns the seconds waited."""
-        with self._lock:
-            now = self._clock()
-            self._tokens = min(self._burst, self._tokens + (now - self._last) * self._qps)
-            self._last = now
-            self._tokens -= 1.0
-            wait = 0.0 if self._tokens >= 0 else -self._tokens / self._qps
-        if wait > 0:
-            log.debug("rate limit: waiting %.3f s", wait)
-            self._sleep(wait)
-        return wait
 
 
 class NoConnectionError(TransientError):
