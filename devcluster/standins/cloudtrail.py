@@ -18,25 +18,10 @@ from typing import Any
 
 from devcluster.standins.harshness import HARSH, Harshness
 from devcluster.standins.loopback import Loopback, QuietHandler
+from registrar.adapters.token_bucket import TokenBucket
 
 RETENTION = timedelta(days=90)
 PAGE_MAX = 50
-
-
-class _Bucket:
-    def __init__(self, rate: float) -> None:
-        self.rate, self.tokens, self.last = rate, rate, time.monotonic()
-
-    def take(self) -> bool:
-        if not self.rate:
-            return True
-        now = time.monotonic()
-        self.tokens = min(self.rate, self.tokens + (now - self.last) * self.rate)
-        self.last = now
-        if self.tokens < 1.0:
-            return False
-        self.tokens -= 1.0
-        return True
 
 
 class CloudTrailStandIn:
@@ -47,7 +32,9 @@ class CloudTrailStandIn:
         self._records: list[
             tuple[float, datetime, dict[str, Any]]
         ] = []  # (searchable at, time, record)
-        self._bucket = _Bucket(harshness.trail_rate)
+        # CloudTrail's limit: `trail_rate` calls a second, a second's worth at once; 0: none.
+        rate = harshness.trail_rate
+        self._bucket = TokenBucket(rate, rate) if rate else None
         self._lock = threading.Lock()
         trail = self
 
@@ -76,7 +63,7 @@ class CloudTrailStandIn:
     def lookup(self, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         with self._lock:
             self.calls += 1
-            if not self._bucket.take():
+            if self._bucket is not None and not self._bucket.try_take():
                 self.throttled += 1
                 return 400, {"__type": "ThrottlingException", "message": "Rate exceeded"}
             found = list(self._matching(request))
